@@ -1,0 +1,10 @@
+#pragma once
+// The engine in one include: tape, variables and parameters, ops, gradcheck, printing.
+
+#include <ad/error.hpp>
+#include <ad/format.hpp>
+#include <ad/gradcheck.hpp>
+#include <ad/ops.hpp>
+#include <ad/parameter.hpp>
+#include <ad/random.hpp>
+#include <ad/tape.hpp>

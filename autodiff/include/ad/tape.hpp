@@ -1,0 +1,245 @@
+#pragma once
+// The tape: an ordered record of matrix operations, each node holding its value, its
+// adjoint and the rule that sends the adjoint to its inputs.
+//
+//   record:   an op checks shapes, takes value and adjoint storage from the tape's arena,
+//             computes its value with Eigen and appends a node;
+//   backward: seeds the output's adjoint and visits nodes newest to oldest; each node
+//             that leads to the output adds its contribution into its inputs' adjoints;
+//   clear:    rewinds the tape and keeps the arena's blocks, so recording the same
+//             computation again allocates nothing.
+//
+// One tape belongs to one thread at a time; tapes share nothing.
+
+#include <ad/config.hpp>
+#include <ad/error.hpp>
+#include <ad/parameter.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <source_location>
+#include <vector>
+
+namespace ad {
+
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+
+template <class T>
+class Tape;
+template <class T>
+class Rule;
+
+// An adjoint rule: adds the node's contribution into its inputs' adjoints. A plain
+// function pointer, so a node stays a small record.
+template <class T>
+using AdjointRule = void (*)(const Rule<T>&);
+
+// An operand together with the caller's source line. An operator cannot take a default
+// std::source_location argument, but the implicit conversion to At<X> happens at the
+// caller's expression, so its default argument records the caller's line.
+template <class X>
+struct At {
+  At(X operand, std::source_location caller = std::source_location::current())
+      : x(operand), where(caller) {}
+  X x;
+  std::source_location where;
+};
+
+// A handle to a node on a tape. Cheap to copy; valid until the tape is cleared.
+//
+// Operators: `*` is the matrix product or a scalar times a matrix; `+` and `-` broadcast
+// as in NumPy (a dimension of 1 stretches). The elementwise product is hadamard(a, b).
+template <class T>
+class Var {
+ public:
+  Var() = default;
+
+  Eigen::Map<const Matrix<T>> value() const;
+  // The adjoint from the latest backward sweep: d output / d this, shaped like value().
+  // Zero if this node does not lead to the output; an ad::Error if it depends on no
+  // variable or parameter (a constant has no gradient).
+  Eigen::Map<const Matrix<T>> grad() const;
+
+  Eigen::Index rows() const { return shape().rows; }
+  Eigen::Index cols() const { return shape().cols; }
+  Shape shape() const;
+  // The op that made this node ("matmul", "variable", ...).
+  const char* op() const;
+
+  // The tape this node is on; an ad::Error for a default-constructed Var.
+  Tape<T>& tape() const;
+  bool empty() const { return tape_ == nullptr; }
+  std::uint32_t index() const { return index_; }
+
+  friend Var operator*(const Var& a, At<Var> b) { return matmul(a, b.x, b.where); }
+  friend Var operator*(At<T> s, const Var& a) { return affine(a, s.x, T(0), s.where); }
+  friend Var operator*(const Var& a, At<T> s) { return affine(a, s.x, T(0), s.where); }
+  friend Var operator+(const Var& a, At<Var> b) { return add(a, b.x, b.where); }
+  friend Var operator+(const Var& a, At<T> s) { return affine(a, T(1), s.x, s.where); }
+  friend Var operator+(At<T> s, const Var& a) { return affine(a, T(1), s.x, s.where); }
+  friend Var operator-(const Var& a, At<Var> b) { return subtract(a, b.x, b.where); }
+  friend Var operator-(const Var& a, At<T> s) { return affine(a, T(1), -s.x, s.where); }
+  friend Var operator-(At<T> s, const Var& a) { return affine(a, T(-1), s.x, s.where); }
+  friend Var operator-(At<Var> a) { return affine(a.x, T(-1), T(0), a.where); }
+
+ private:
+  friend class Tape<T>;
+  Var(Tape<T>* tape, std::uint32_t index, std::uint32_t generation)
+      : tape_(tape), index_(index), generation_(generation) {}
+
+  Tape<T>* tape_ = nullptr;
+  std::uint32_t index_ = 0;
+  std::uint32_t generation_ = 0;
+};
+
+namespace detail {
+
+// Storage for node values and adjoints: a list of blocks handed out front to back.
+// Rewinding resets the cursor and keeps the blocks.
+template <class T>
+class Arena {
+ public:
+  T* allocate(std::size_t count);
+  void rewind();
+  std::size_t capacity() const;
+
+ private:
+  struct Block {
+    struct Free {
+      void operator()(T* p) const;
+    };
+    std::unique_ptr<T[], Free> data;
+    std::size_t size = 0;
+    std::size_t used = 0;
+  };
+  std::vector<Block> blocks_;
+  std::size_t current_ = 0;
+};
+
+template <class T>
+struct Node {
+  static constexpr std::size_t max_inputs = 3;
+  const char* op = nullptr;
+  AdjointRule<T> rule = nullptr;  // null for leaves
+  T* value = nullptr;
+  T* adjoint = nullptr;
+  std::int32_t rows = 0;
+  std::int32_t cols = 0;
+  std::array<std::uint32_t, max_inputs> inputs{};
+  std::uint8_t arity = 0;
+  bool needs_grad = false;    // some leaf below it is a variable or a parameter
+  bool has_adjoint = false;   // adjoint written in the current sweep (else it reads as 0)
+  bool owns_adjoint = true;   // false for a parameter: its adjoint is the parameter's gradient
+  std::array<T, 2> constants{};  // an op's scalar arguments (a scale, a shift)
+  std::source_location where;
+};
+
+}  // namespace detail
+
+// What an op records: its name, inputs, output shape, adjoint rule and scalar constants.
+template <class T>
+struct OpRecord {
+  const char* name;
+  std::initializer_list<Var<T>> inputs;
+  Shape shape;
+  AdjointRule<T> rule;
+  std::array<T, 2> constants{};
+};
+
+template <class T>
+class Tape {
+ public:
+  Tape() = default;
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // A leaf that receives a gradient; its value is copied onto the tape.
+  Var<T> variable(const Eigen::Ref<const Matrix<T>>& value,
+                  std::source_location where = std::source_location::current());
+  // A leaf that receives no gradient.
+  Var<T> constant(const Eigen::Ref<const Matrix<T>>& value,
+                  std::source_location where = std::source_location::current());
+  // A leaf that refers to the parameter's value (no copy); backward adds into p.grad().
+  Var<T> parameter(Parameter<T>& p, std::source_location where = std::source_location::current());
+
+  // Reverse sweep from a 1x1 output (seed 1), or from any output with a seed of its shape
+  // (a vector-Jacobian product). Each sweep starts from zero adjoints on the tape, so
+  // Var::grad() is the gradient of the latest sweep; parameters' gradients accumulate
+  // over sweeps until Parameter::zero_grad().
+  void backward(const Var<T>& output, std::source_location where = std::source_location::current());
+  void backward(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
+                std::source_location where = std::source_location::current());
+
+  // Rewinds the tape: every Var recorded so far becomes invalid (using one is an
+  // ad::Error); the arena keeps its memory for the next recording.
+  void clear();
+
+  std::size_t size() const { return nodes_.size(); }
+  // Bytes the arena holds, used or not.
+  std::size_t arena_bytes() const { return arena_.capacity() * sizeof(T); }
+  // Adjoint rules run by the latest backward sweep.
+  std::size_t rules_run() const { return rules_run_; }
+
+  // Appends a node: checks the inputs belong to this tape, takes storage for the value,
+  // and returns the new node's handle. The caller computes the value (see Rule::y()).
+  Var<T> record(const OpRecord<T>& op, std::source_location where);
+
+  // Throws ad::Error unless v is a live node of this tape.
+  void check(const Var<T>& v, const char* op, std::source_location where) const;
+
+ private:
+  friend class Var<T>;
+  friend class Rule<T>;
+
+  Var<T> leaf(const char* op, Shape shape, bool needs_grad, std::source_location where);
+  Var<T> record(const OpRecord<T>& op, std::source_location where, bool needs_grad);
+  static void check_shape(const char* op, Shape shape, std::source_location where);
+  void sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
+             std::source_location where);
+  // The node's adjoint, zeroed when first written in a sweep.
+  Eigen::Map<Matrix<T>> adjoint(std::uint32_t index);
+  const detail::Node<T>& node(const Var<T>& v) const;
+
+  std::vector<detail::Node<T>> nodes_;
+  detail::Arena<T> arena_;
+  std::uint32_t generation_ = 1;
+  std::size_t rules_run_ = 0;
+};
+
+// The view an op has of its node: input values x(i), the output value y(), the output
+// adjoint ybar() and the input adjoints xbar(i), in the notation of the op table.
+template <class T>
+class Rule {
+ public:
+  using ConstMap = Eigen::Map<const Matrix<T>>;
+  using Map = Eigen::Map<Matrix<T>>;
+
+  Rule(Tape<T>& tape, std::uint32_t index) : tape_(&tape), node_(&tape.nodes_[index]) {}
+
+  ConstMap x(int i) const { return value_of(input(i)); }
+  Map y() const { return {node_->value, node_->rows, node_->cols}; }
+  ConstMap ybar() const { return {node_->adjoint, node_->rows, node_->cols}; }
+  // Input i's adjoint, to add into. Zeroed on first touch in a sweep.
+  Map xbar(int i) const { return tape_->adjoint(node_->inputs[i]); }
+  // Whether input i leads to a variable or parameter, i.e. whether xbar(i) is wanted.
+  bool wants(int i) const { return input(i).needs_grad; }
+  T constant(int k) const { return node_->constants[k]; }
+
+ private:
+  const detail::Node<T>& input(int i) const { return tape_->nodes_[node_->inputs[i]]; }
+  static ConstMap value_of(const detail::Node<T>& n) { return {n.value, n.rows, n.cols}; }
+
+  Tape<T>* tape_;
+  detail::Node<T>* node_;
+};
+
+extern template class Tape<float>;
+extern template class Tape<double>;
+extern template class Var<float>;
+extern template class Var<double>;
+
+}  // namespace ad

@@ -1,0 +1,101 @@
+#include <ad/gradcheck.hpp>
+#include <ad/ops.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ad {
+namespace {
+
+// Records f at xs on the (cleared) tape and returns its variables and value.
+struct Recording {
+  std::vector<Var<double>> x;
+  Var<double> y;
+};
+
+Recording record(Tape<double>& tape, const ScalarFunction& f, const std::vector<Matrix<double>>& xs) {
+  tape.clear();
+  Recording r;
+  for (const auto& x : xs) r.x.push_back(tape.variable(x));
+  r.y = f(r.x);
+  if (r.y.rows() != 1 || r.y.cols() != 1) {
+    throw ShapeError("gradcheck", r.y.shape(),
+                     "the function must return a 1x1 value (reduce it, e.g. with sum)",
+                     std::source_location::current());
+  }
+  return r;
+}
+
+}  // namespace
+
+GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<double>>& inputs,
+                          const GradcheckOptions& options) {
+  Tape<double> tape;
+  std::vector<Matrix<double>> analytic;
+  {
+    Recording r = record(tape, f, inputs);
+    tape.backward(r.y);
+    for (const auto& x : r.x) analytic.emplace_back(x.grad());
+  }
+
+  auto value_at = [&](const std::vector<Matrix<double>>& xs) {
+    return record(tape, f, xs).y.value()(0, 0);
+  };
+
+  GradcheckResult result;
+  result.options = options;
+  std::vector<Matrix<double>> xs = inputs;
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    InputCheck check;
+    check.shape = {xs[k].rows(), xs[k].cols()};
+    double worst_margin = -1;  // error / tolerance of the worst element so far
+    for (Eigen::Index j = 0; j < xs[k].cols(); ++j) {
+      for (Eigen::Index i = 0; i < xs[k].rows(); ++i) {
+        const double x0 = xs[k](i, j);
+        xs[k](i, j) = x0 + options.step;
+        const double up = value_at(xs);
+        xs[k](i, j) = x0 - options.step;
+        const double down = value_at(xs);
+        xs[k](i, j) = x0;
+
+        const double numeric = (up - down) / (2 * options.step);
+        const double a = analytic[k](i, j);
+        const double error = std::abs(a - numeric);
+        const double scale = std::max(std::abs(a), std::abs(numeric));
+        const double tolerance = options.abs_tolerance + options.rel_tolerance * std::abs(numeric);
+        // NaN on either side fails: the comparison below is false for NaN.
+        const double margin = std::isnan(error) ? INFINITY : error == 0 ? 0 : error / tolerance;
+        check.max_abs_error = std::max(check.max_abs_error, error);
+        if (scale > 0) check.max_rel_error = std::max(check.max_rel_error, error / scale);
+        if (margin > worst_margin) {
+          worst_margin = margin;
+          check.worst_row = i;
+          check.worst_col = j;
+          check.analytic = a;
+          check.numeric = numeric;
+        }
+        if (!(error <= tolerance)) check.passed = false;
+      }
+    }
+    result.passed = result.passed && check.passed;
+    result.inputs.push_back(check);
+  }
+  return result;
+}
+
+std::string to_string(const GradcheckResult& r) {
+  std::string s = fmt::format("gradcheck {} (step {:g}, tolerance {:g} + {:g}·|numeric|)",
+                              r.passed ? "PASS" : "FAIL", r.options.step,
+                              r.options.abs_tolerance, r.options.rel_tolerance);
+  for (std::size_t k = 0; k < r.inputs.size(); ++k) {
+    const InputCheck& c = r.inputs[k];
+    s += fmt::format(
+        "\n  input {} ({}): {}, max abs error {:.3g}, max rel error {:.3g}, worst ({}, {}): "
+        "analytic {:.17g}, numeric {:.17g}",
+        k, to_string(c.shape), c.passed ? "pass" : "FAIL", c.max_abs_error, c.max_rel_error,
+        c.worst_row, c.worst_col, c.analytic, c.numeric);
+  }
+  return s;
+}
+
+}  // namespace ad

@@ -1,0 +1,82 @@
+// Elementwise binary ops with NumPy-style 2-D broadcasting. "reduce" sums an adjoint back
+// over the dimensions that were stretched (detail::add_reduced).
+
+#include "support.hpp"
+
+namespace ad {
+namespace {
+
+// C = A + B                     Ā += reduce(C̄) ;  B̄ += reduce(C̄)
+template <class T>
+struct Add {
+  static void value(const Rule<T>& r) {
+    detail::broadcast_into(r, [](const auto& a, const auto& b) { return a + b; });
+  }
+  static void adjoint(const Rule<T>& r) {
+    if (r.wants(0)) detail::add_reduced(r.xbar(0), r.ybar());
+    if (r.wants(1)) detail::add_reduced(r.xbar(1), r.ybar());
+  }
+};
+
+// C = A − B                     Ā += reduce(C̄) ;  B̄ −= reduce(C̄)
+template <class T>
+struct Subtract {
+  static void value(const Rule<T>& r) {
+    detail::broadcast_into(r, [](const auto& a, const auto& b) { return a - b; });
+  }
+  static void adjoint(const Rule<T>& r) {
+    if (r.wants(0)) detail::add_reduced(r.xbar(0), r.ybar());
+    if (r.wants(1)) detail::add_reduced(r.xbar(1), -r.ybar());
+  }
+};
+
+// C = A ⊙ B                     Ā += reduce(C̄ ⊙ B) ;  B̄ += reduce(C̄ ⊙ A)
+template <class T>
+struct Hadamard {
+  static void value(const Rule<T>& r) {
+    detail::broadcast_into(r, [](const auto& a, const auto& b) { return a * b; });
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto cbar = r.ybar().array();
+    for (int i : {0, 1}) {
+      if (!r.wants(i)) continue;
+      detail::with_expanded(r.x(1 - i), cbar.rows(), cbar.cols(), [&](const auto& other) {
+        detail::add_reduced(r.xbar(i).array(), cbar * other);
+      });
+    }
+  }
+};
+
+template <class Op, class T>
+Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
+                    std::source_location where) {
+  Tape<T>& tape = detail::tape_of(name, where, a, b);
+  const Shape shape = detail::broadcast_shape(name, a.shape(), b.shape(), where);
+  return detail::record<Op>(tape, name, {a, b}, shape, where);
+}
+
+}  // namespace
+
+template <class T>
+Var<T> add(const Var<T>& a, const Var<T>& b, std::source_location where) {
+  return broadcasting<Add<T>>("add", a, b, where);
+}
+
+template <class T>
+Var<T> subtract(const Var<T>& a, const Var<T>& b, std::source_location where) {
+  return broadcasting<Subtract<T>>("subtract", a, b, where);
+}
+
+template <class T>
+Var<T> hadamard(const Var<T>& a, const Var<T>& b, std::source_location where) {
+  return broadcasting<Hadamard<T>>("hadamard", a, b, where);
+}
+
+template Var<float> add(const Var<float>&, const Var<float>&, std::source_location);
+template Var<double> add(const Var<double>&, const Var<double>&, std::source_location);
+template Var<float> subtract(const Var<float>&, const Var<float>&, std::source_location);
+template Var<double> subtract(const Var<double>&, const Var<double>&, std::source_location);
+template Var<float> hadamard(const Var<float>&, const Var<float>&, std::source_location);
+template Var<double> hadamard(const Var<double>&, const Var<double>&, std::source_location);
+
+}  // namespace ad

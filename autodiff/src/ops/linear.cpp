@@ -1,0 +1,66 @@
+// Linear algebra ops: matrix product, transpose, scaling and shifting by a scalar.
+
+#include "support.hpp"
+
+namespace ad {
+namespace {
+
+// C = A B                       Ā += C̄ Bᵀ ;  B̄ += Aᵀ C̄
+template <class T>
+struct Matmul {
+  static void value(const Rule<T>& r) { r.y().noalias() = r.x(0) * r.x(1); }
+  static void adjoint(const Rule<T>& r) {
+    if (r.wants(0)) r.xbar(0).noalias() += r.ybar() * r.x(1).transpose();
+    if (r.wants(1)) r.xbar(1).noalias() += r.x(0).transpose() * r.ybar();
+  }
+};
+
+// C = Aᵀ                        Ā += C̄ᵀ
+template <class T>
+struct Transpose {
+  static void value(const Rule<T>& r) { r.y() = r.x(0).transpose(); }
+  static void adjoint(const Rule<T>& r) { r.xbar(0) += r.ybar().transpose(); }
+};
+
+// C = α A + β                   Ā += α C̄
+template <class T>
+struct Affine {
+  static void value(const Rule<T>& r) {
+    r.y().array() = r.constant(0) * r.x(0).array() + r.constant(1);
+  }
+  static void adjoint(const Rule<T>& r) { r.xbar(0) += r.constant(0) * r.ybar(); }
+};
+
+}  // namespace
+
+template <class T>
+Var<T> matmul(const Var<T>& a, const Var<T>& b, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("matmul", where, a, b);
+  if (a.cols() != b.rows()) {
+    std::string why = fmt::format("A has {} columns but B has {} rows", a.cols(), b.rows());
+    if (a.shape() == b.shape()) why += "; for the elementwise product use hadamard(a, b)";
+    throw ShapeError("matmul", a.shape(), b.shape(), why, where);
+  }
+  return detail::record<Matmul<T>>(tape, "matmul", {a, b}, {a.rows(), b.cols()}, where);
+}
+
+template <class T>
+Var<T> transpose(const Var<T>& a, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("transpose", where, a);
+  return detail::record<Transpose<T>>(tape, "transpose", {a}, {a.cols(), a.rows()}, where);
+}
+
+template <class T>
+Var<T> affine(const Var<T>& a, T alpha, T beta, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("affine", where, a);
+  return detail::record<Affine<T>>(tape, "affine", {a}, a.shape(), where, {alpha, beta});
+}
+
+template Var<float> matmul(const Var<float>&, const Var<float>&, std::source_location);
+template Var<double> matmul(const Var<double>&, const Var<double>&, std::source_location);
+template Var<float> transpose(const Var<float>&, std::source_location);
+template Var<double> transpose(const Var<double>&, std::source_location);
+template Var<float> affine(const Var<float>&, float, float, std::source_location);
+template Var<double> affine(const Var<double>&, double, double, std::source_location);
+
+}  // namespace ad

@@ -1,0 +1,46 @@
+// Reductions of a matrix to 1x1.
+
+#include "support.hpp"
+
+namespace ad {
+namespace {
+
+// c = Σᵢⱼ Aᵢⱼ                   Ā += c̄ 𝟙𝟙ᵀ
+template <class T>
+struct Sum {
+  static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).sum(); }
+  static void adjoint(const Rule<T>& r) { r.xbar(0).array() += r.ybar()(0, 0); }
+};
+
+// c = Σᵢⱼ Aᵢⱼ / (m n)           Ā += c̄ 𝟙𝟙ᵀ / (m n)
+template <class T>
+struct Mean {
+  static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).mean(); }
+  static void adjoint(const Rule<T>& r) {
+    r.xbar(0).array() += r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
+  }
+};
+
+}  // namespace
+
+template <class T>
+Var<T> sum(const Var<T>& a, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("sum", where, a);
+  return detail::record<Sum<T>>(tape, "sum", {a}, {1, 1}, where);
+}
+
+template <class T>
+Var<T> mean(const Var<T>& a, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("mean", where, a);
+  if (a.rows() == 0 || a.cols() == 0) {
+    throw ShapeError("mean", a.shape(), "the mean of an empty matrix is undefined", where);
+  }
+  return detail::record<Mean<T>>(tape, "mean", {a}, {1, 1}, where);
+}
+
+template Var<float> sum(const Var<float>&, std::source_location);
+template Var<double> sum(const Var<double>&, std::source_location);
+template Var<float> mean(const Var<float>&, std::source_location);
+template Var<double> mean(const Var<double>&, std::source_location);
+
+}  // namespace ad

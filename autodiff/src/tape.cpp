@@ -1,0 +1,276 @@
+#include <ad/tape.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <new>
+
+namespace ad {
+namespace detail {
+
+// Each allocation starts on a 64-byte boundary (a cache line; Eigen's widest packet).
+constexpr std::size_t kAlignment = 64;
+
+template <class T>
+void Arena<T>::Block::Free::operator()(T* p) const {
+  ::operator delete(p, std::align_val_t{kAlignment});
+}
+
+template <class T>
+T* Arena<T>::allocate(std::size_t count) {
+  constexpr std::size_t per_line = kAlignment / sizeof(T);
+  const std::size_t n = (count + per_line - 1) / per_line * per_line;
+  for (; current_ < blocks_.size(); ++current_) {
+    Block& b = blocks_[current_];
+    if (b.size - b.used >= n) {
+      T* p = b.data.get() + b.used;
+      b.used += n;
+      return p;
+    }
+  }
+  // Blocks grow geometrically, so a recording needs few of them.
+  constexpr std::size_t first_block = (std::size_t{1} << 16) / sizeof(T);
+  const std::size_t size =
+      std::max({n, first_block, blocks_.empty() ? 0 : 2 * blocks_.back().size});
+  T* data = static_cast<T*>(::operator new(size * sizeof(T), std::align_val_t{kAlignment}));
+  blocks_.push_back(Block{std::unique_ptr<T[], typename Block::Free>(data), size, n});
+  current_ = blocks_.size() - 1;
+  return data;
+}
+
+template <class T>
+void Arena<T>::rewind() {
+  for (Block& b : blocks_) b.used = 0;
+  current_ = 0;
+}
+
+template <class T>
+std::size_t Arena<T>::capacity() const {
+  std::size_t total = 0;
+  for (const Block& b : blocks_) total += b.size;
+  return total;
+}
+
+}  // namespace detail
+
+template <class T>
+Tape<T>& Var<T>::tape() const {
+  if (!tape_) throw Error("an empty (default-constructed) ad::Var was used");
+  return *tape_;
+}
+
+template <class T>
+const detail::Node<T>& Tape<T>::node(const Var<T>& v) const {
+  check(v, "Var", std::source_location::current());
+  return nodes_[v.index_];
+}
+
+template <class T>
+Shape Var<T>::shape() const {
+  const auto& n = tape().node(*this);
+  return {n.rows, n.cols};
+}
+
+template <class T>
+const char* Var<T>::op() const {
+  return tape().node(*this).op;
+}
+
+template <class T>
+Eigen::Map<const Matrix<T>> Var<T>::value() const {
+  const auto& n = tape().node(*this);
+  return {n.value, n.rows, n.cols};
+}
+
+template <class T>
+Eigen::Map<const Matrix<T>> Var<T>::grad() const {
+  const auto& n = tape().node(*this);
+  if (!n.adjoint) {
+    throw Error(fmt::format(
+        "grad() of a '{}' node that depends on no variable or parameter: it has no gradient",
+        n.op));
+  }
+  const Eigen::Map<Matrix<T>> adjoint = tape_->adjoint(index_);
+  return {adjoint.data(), adjoint.rows(), adjoint.cols()};
+}
+
+template <class T>
+void Tape<T>::check(const Var<T>& v, const char* op, std::source_location where) const {
+  if (!v.tape_) {
+    throw Error(fmt::format("{}: an empty (default-constructed) Var was used (at {})", op,
+                            to_string(where)));
+  }
+  if (v.tape_ != this) {
+    throw Error(fmt::format("{}: the Var belongs to another tape (at {})", op, to_string(where)));
+  }
+  if (v.generation_ != generation_) {
+    throw Error(fmt::format(
+        "{}: the Var was recorded before tape.clear() rewound the tape; record it again (at {})",
+        op, to_string(where)));
+  }
+}
+
+template <class T>
+Var<T> Tape<T>::leaf(const char* op, Shape shape, bool needs_grad, std::source_location where) {
+  return record({.name = op, .inputs = {}, .shape = shape, .rule = nullptr}, where, needs_grad);
+}
+
+template <class T>
+Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
+  Var<T> v = leaf("variable", {value.rows(), value.cols()}, true, where);
+  Rule<T>(*this, v.index_).y() = value;
+  return v;
+}
+
+template <class T>
+Var<T> Tape<T>::constant(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
+  Var<T> v = leaf("constant", {value.rows(), value.cols()}, false, where);
+  Rule<T>(*this, v.index_).y() = value;
+  return v;
+}
+
+template <class T>
+Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
+  if (p.grad().rows() != p.rows() || p.grad().cols() != p.cols()) {
+    throw ShapeError("parameter", Shape{p.rows(), p.cols()}, Shape{p.grad().rows(), p.grad().cols()},
+                     "the parameter's value was resized but its gradient was not", where);
+  }
+  check_shape("parameter", {p.rows(), p.cols()}, where);
+  detail::Node<T> n;
+  n.op = "parameter";
+  n.rows = static_cast<std::int32_t>(p.rows());
+  n.cols = static_cast<std::int32_t>(p.cols());
+  n.value = p.value().data();
+  n.adjoint = p.grad().data();
+  n.needs_grad = true;
+  n.has_adjoint = true;
+  n.owns_adjoint = false;
+  n.where = where;
+  nodes_.push_back(n);
+  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+}
+
+template <class T>
+void Tape<T>::check_shape(const char* op, Shape shape, std::source_location where) {
+  constexpr Eigen::Index limit = std::numeric_limits<std::int32_t>::max();
+  if (shape.rows < 0 || shape.cols < 0 || shape.rows > limit || shape.cols > limit) {
+    throw ShapeError(op, shape, "each dimension must lie in [0, 2^31)", where);
+  }
+}
+
+template <class T>
+Var<T> Tape<T>::record(const OpRecord<T>& op, std::source_location where) {
+  bool needs_grad = false;
+  for (const Var<T>& v : op.inputs) {
+    check(v, op.name, where);
+    needs_grad = needs_grad || nodes_[v.index_].needs_grad;
+  }
+  return record(op, where, needs_grad);
+}
+
+template <class T>
+Var<T> Tape<T>::record(const OpRecord<T>& op, std::source_location where, bool needs_grad) {
+  if (op.inputs.size() > detail::Node<T>::max_inputs) {
+    throw Error(fmt::format("{}: an op takes at most {} inputs", op.name,
+                            detail::Node<T>::max_inputs));
+  }
+  check_shape(op.name, op.shape, where);
+  detail::Node<T> n;
+  n.op = op.name;
+  n.rule = op.rule;
+  n.rows = static_cast<std::int32_t>(op.shape.rows);
+  n.cols = static_cast<std::int32_t>(op.shape.cols);
+  for (const Var<T>& v : op.inputs) n.inputs[n.arity++] = v.index_;
+  n.needs_grad = needs_grad;
+  n.constants = op.constants;
+  n.where = where;
+  const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
+  n.value = arena_.allocate(size);
+  if (needs_grad) n.adjoint = arena_.allocate(size);
+  nodes_.push_back(n);
+  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+}
+
+template <class T>
+Eigen::Map<Matrix<T>> Tape<T>::adjoint(std::uint32_t index) {
+  detail::Node<T>& n = nodes_[index];
+  if (!n.adjoint) {
+    throw Error(fmt::format("an adjoint rule wrote into the adjoint of a '{}' node that needs none",
+                            n.op));
+  }
+  Eigen::Map<Matrix<T>> a(n.adjoint, n.rows, n.cols);
+  if (!n.has_adjoint) {
+    a.setZero();
+    n.has_adjoint = true;
+  }
+  return a;
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& output, std::source_location where) {
+  check(output, "backward", where);
+  const detail::Node<T>& out = nodes_[output.index_];
+  if (out.rows != 1 || out.cols != 1) {
+    throw ShapeError("backward", {out.rows, out.cols},
+                     "backward(y) needs a 1x1 output; pass a seed of the output's shape for a "
+                     "vector-Jacobian product",
+                     where);
+  }
+  const T one = 1;
+  sweep(output, Eigen::Map<const Matrix<T>>(&one, 1, 1), where);
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
+                       std::source_location where) {
+  check(output, "backward", where);
+  sweep(output, seed, where);
+}
+
+template <class T>
+void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
+                    std::source_location where) {
+  const detail::Node<T>& out = nodes_[output.index_];
+  if (seed.rows() != out.rows || seed.cols() != out.cols) {
+    throw ShapeError("backward", {out.rows, out.cols}, {seed.rows(), seed.cols()},
+                     "the seed must have the output's shape", where);
+  }
+  for (detail::Node<T>& n : nodes_) {
+    if (n.owns_adjoint) n.has_adjoint = false;
+  }
+  rules_run_ = 0;
+  if (!out.needs_grad) return;
+  adjoint(output.index_) += seed;
+  // Newest to oldest: a node's adjoint is complete once every later node has run.
+  // Nodes whose adjoint nothing wrote do not lead to the output and are skipped.
+  for (std::uint32_t i = output.index_ + 1; i-- > 0;) {
+    const detail::Node<T>& n = nodes_[i];
+    if (!n.rule || !n.has_adjoint) continue;
+#ifdef AD_DEBUG_CHECKS
+    try {
+      n.rule(Rule<T>(*this, i));
+    } catch (const Error& e) {
+      throw Error(fmt::format("the adjoint rule of '{}' ({}x{}, recorded at {}) failed: {}", n.op,
+                              n.rows, n.cols, to_string(n.where), e.what()));
+    }
+#else
+    n.rule(Rule<T>(*this, i));
+#endif
+    ++rules_run_;
+  }
+}
+
+template <class T>
+void Tape<T>::clear() {
+  nodes_.clear();
+  arena_.rewind();
+  ++generation_;
+}
+
+template class Var<float>;
+template class Var<double>;
+template class Tape<float>;
+template class Tape<double>;
+
+}  // namespace ad

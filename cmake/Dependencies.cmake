@@ -1,0 +1,6 @@
+# Every dependency comes from Debian's packages (scripts/packages.txt).
+find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(fmt REQUIRED)
+if(AD_BUILD_TESTS)
+  find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
+endif()
