@@ -268,6 +268,8 @@ void Tape<T>::clear() {
   ++generation_;
 }
 
+template class detail::Arena<float>;
+template class detail::Arena<double>;
 template class Var<float>;
 template class Var<double>;
 template class Tape<float>;

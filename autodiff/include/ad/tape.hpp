@@ -237,6 +237,8 @@ class Rule {
   detail::Node<T>* node_;
 };
 
+extern template class detail::Arena<float>;
+extern template class detail::Arena<double>;
 extern template class Tape<float>;
 extern template class Tape<double>;
 extern template class Var<float>;
