@@ -4,6 +4,7 @@
 #include <ad/error.hpp>
 #include <ad/format.hpp>
 #include <ad/gradcheck.hpp>
+#include <ad/losses.hpp>
 #include <ad/ops.hpp>
 #include <ad/parameter.hpp>
 #include <ad/random.hpp>

@@ -7,8 +7,8 @@
 
 #include <ad/tape.hpp>
 
-#include <span>
 #include <source_location>
+#include <span>
 
 namespace ad {
 
@@ -31,8 +31,9 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, std::span<const int> labels,
 //
 // the usual −P ln σ(Z) − (1 − P) ln(1 − σ(Z)) rewritten so that no logarithm sees 0.
 template <class T>
-Var<T> binary_cross_entropy_with_logits(const Var<T>& logits, const Var<T>& targets,
-                                        std::source_location where = std::source_location::current());
+Var<T> binary_cross_entropy_with_logits(
+    const Var<T>& logits, const Var<T>& targets,
+    std::source_location where = std::source_location::current());
 
 // Mean squared error of a prediction Ŷ against a target Y (same shape), over all elements:
 //

@@ -1,0 +1,178 @@
+// Losses, each fused into one node: the mean loss as value, the closed-form adjoint as rule.
+
+#include <ad/losses.hpp>
+
+#include "support.hpp"
+
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace ad {
+namespace {
+
+// A column z as its largest element m and the sum s = Σᵢ e^(zᵢ − m) ≥ 1, so that no
+// exponential overflows: lse(z) = m + ln s and softmax(z) = e^(z − m) / s. Keeping m apart
+// rather than forming lse(z) keeps z − m exact where it matters (near the maximum), even
+// at logits of magnitude 1e4 in float.
+template <class X>
+auto shifted_exp_sum(const X& z) {
+  const auto m = z.maxCoeff();
+  return std::pair{m, (z.array() - m).exp().sum()};
+}
+
+// Labels travel on the tape as a 1xN row of T (exact: see the class-count check below).
+template <class X>
+Eigen::Index label(const X& labels, Eigen::Index j) {
+  return static_cast<Eigen::Index>(labels(0, j));
+}
+
+// l = (1/N) Σⱼ (lse(Z₍:,ⱼ₎) − Z₍yⱼ,ⱼ₎)       Z̄ += l̄ (softmax(Z) − Y) / N
+//
+// softmax(z) is recomputed per column in the adjoint rather than stored,
+// so the node needs no memory beyond its 1x1 value.
+template <class T>
+struct SoftmaxCrossEntropy {
+  static void value(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto labels = r.x(1);
+    T total = 0;
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+      const auto [m, sum] = shifted_exp_sum(z.col(j));
+      total += std::log(sum) - (z(label(labels, j), j) - m);
+    }
+    r.y()(0, 0) = total / static_cast<T>(z.cols());
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto labels = r.x(1);
+    auto zbar = r.xbar(0);
+    const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+      const auto [m, sum] = shifted_exp_sum(z.col(j));
+      zbar.col(j).array() += (scale / sum) * (z.col(j).array() - m).exp();
+      zbar(label(labels, j), j) -= scale;
+    }
+  }
+};
+
+// l = (1/mn) Σᵢⱼ max(Z, 0) − Z ⊙ P + ln(1 + e^−|Z|)
+//                          Z̄ += l̄ (σ(Z) − P) / mn ;  P̄ += −l̄ Z / mn
+template <class T>
+struct BinaryCrossEntropyWithLogits {
+  static void value(const Rule<T>& r) {
+    auto z = r.x(0).array();
+    auto p = r.x(1).array();
+    const T total = (z.max(T(0)) - z * p + (-z.abs()).exp().log1p()).sum();
+    r.y()(0, 0) = total / static_cast<T>(z.size());
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto z = r.x(0).array();
+    const T scale = r.ybar()(0, 0) / static_cast<T>(z.size());
+    if (r.wants(0)) {
+      // σ(z) from e^−|z|, which cannot overflow, on either side of 0.
+      auto e = (-z.abs()).exp();
+      auto sigma = (z >= T(0)).select(T(1) / (T(1) + e), e / (T(1) + e));
+      r.xbar(0).array() += scale * (sigma - r.x(1).array());
+    }
+    if (r.wants(1)) r.xbar(1).array() -= scale * z;
+  }
+};
+
+// l = (1/mn) Σᵢⱼ (Ŷ − Y)²ᵢⱼ       Ŷ̄ += 2 l̄ (Ŷ − Y) / mn ;  Ȳ += −2 l̄ (Ŷ − Y) / mn
+template <class T>
+struct MeanSquaredError {
+  static void value(const Rule<T>& r) {
+    r.y()(0, 0) = (r.x(0) - r.x(1)).squaredNorm() / static_cast<T>(r.x(0).size());
+  }
+  static void adjoint(const Rule<T>& r) {
+    const T scale = T(2) * r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
+    if (r.wants(0)) r.xbar(0) += scale * (r.x(0) - r.x(1));
+    if (r.wants(1)) r.xbar(1) -= scale * (r.x(0) - r.x(1));
+  }
+};
+
+void check_not_empty(const char* op, Shape a, std::source_location where) {
+  if (a.rows == 0 || a.cols == 0) {
+    throw ShapeError(op, a, "the mean loss over no elements is undefined", where);
+  }
+}
+
+void check_same_shape(const char* op, Shape a, Shape b, std::source_location where) {
+  if (a != b) {
+    throw ShapeError(op, a, b,
+                     "the loss compares element by element, so both must have the same shape "
+                     "(no broadcasting)",
+                     where);
+  }
+  check_not_empty(op, a, where);
+}
+
+}  // namespace
+
+template <class T>
+Var<T> softmax_cross_entropy(const Var<T>& logits, std::span<const int> labels,
+                             std::source_location where) {
+  constexpr const char* name = "softmax_cross_entropy";
+  Tape<T>& tape = detail::tape_of(name, where, logits);
+  const Shape z = logits.shape();
+  const Shape y{1, static_cast<Eigen::Index>(labels.size())};
+  if (y.cols != z.cols) {
+    throw ShapeError(name, z, y,
+                     fmt::format("the logits have {} columns (samples) but there are {} labels; "
+                                 "each column needs one label",
+                                 z.cols, y.cols),
+                     where);
+  }
+  check_not_empty(name, z, where);
+  // A label must survive the round trip through T exactly.
+  constexpr Eigen::Index exact = Eigen::Index{1} << std::numeric_limits<T>::digits;
+  if (z.rows > exact) {
+    throw ShapeError(name, z, fmt::format("more than {} classes cannot be labelled exactly", exact),
+                     where);
+  }
+  for (std::size_t j = 0; j < labels.size(); ++j) {
+    if (labels[j] < 0 || labels[j] >= z.rows) {
+      throw Error(
+          fmt::format("{}: label {} of column {} is outside [0, {}), the rows of the {} "
+                      "logits (at {})",
+                      name, labels[j], j, z.rows, to_string(z), to_string(where)));
+    }
+  }
+  Var<T> row = tape.record({.name = "labels", .inputs = {}, .shape = y, .rule = nullptr}, where);
+  auto values = Rule<T>(tape, row.index()).y();
+  for (std::size_t j = 0; j < labels.size(); ++j) {
+    values(0, static_cast<Eigen::Index>(j)) = static_cast<T>(labels[j]);
+  }
+  return detail::record<SoftmaxCrossEntropy<T>>(tape, name, {logits, row}, {1, 1}, where);
+}
+
+template <class T>
+Var<T> binary_cross_entropy_with_logits(const Var<T>& logits, const Var<T>& targets,
+                                        std::source_location where) {
+  constexpr const char* name = "binary_cross_entropy_with_logits";
+  Tape<T>& tape = detail::tape_of(name, where, logits, targets);
+  check_same_shape(name, logits.shape(), targets.shape(), where);
+  return detail::record<BinaryCrossEntropyWithLogits<T>>(tape, name, {logits, targets}, {1, 1},
+                                                         where);
+}
+
+template <class T>
+Var<T> mse(const Var<T>& prediction, const Var<T>& target, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("mse", where, prediction, target);
+  check_same_shape("mse", prediction.shape(), target.shape(), where);
+  return detail::record<MeanSquaredError<T>>(tape, "mse", {prediction, target}, {1, 1}, where);
+}
+
+template Var<float> softmax_cross_entropy(const Var<float>&, std::span<const int>,
+                                          std::source_location);
+template Var<double> softmax_cross_entropy(const Var<double>&, std::span<const int>,
+                                           std::source_location);
+template Var<float> binary_cross_entropy_with_logits(const Var<float>&, const Var<float>&,
+                                                     std::source_location);
+template Var<double> binary_cross_entropy_with_logits(const Var<double>&, const Var<double>&,
+                                                      std::source_location);
+template Var<float> mse(const Var<float>&, const Var<float>&, std::source_location);
+template Var<double> mse(const Var<double>&, const Var<double>&, std::source_location);
+
+}  // namespace ad
