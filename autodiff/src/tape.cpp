@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <new>
 
@@ -96,6 +97,70 @@ Eigen::Map<const Matrix<T>> Var<T>::grad() const {
 }
 
 template <class T>
+int Var<T>::arity() const {
+  return tape().node(*this).arity;
+}
+
+template <class T>
+Var<T> Var<T>::input(int i) const {
+  const auto& n = tape().node(*this);
+  if (i < 0 || i >= n.arity) {
+    throw Error(fmt::format("input({}) of a '{}' node, which has {} inputs", i, n.op, n.arity));
+  }
+  return Var(tape_, n.inputs[i], generation_);
+}
+
+namespace {
+
+// The first non-finite element of m, as "(i, j) = nan", or empty if all are finite.
+template <class M>
+std::string first_non_finite(const M& m) {
+  if (m.allFinite()) return {};
+  for (Eigen::Index j = 0; j < m.cols(); ++j) {
+    for (Eigen::Index i = 0; i < m.rows(); ++i) {
+      if (!std::isfinite(m(i, j))) return fmt::format("({}, {}) = {}", i, j, m(i, j));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+template <class T>
+std::string Tape<T>::describe(const detail::Node<T>& n) const {
+  std::string inputs;
+  for (std::uint8_t k = 0; k < n.arity; ++k) {
+    const detail::Node<T>& in = nodes_[n.inputs[k]];
+    inputs += fmt::format("{}{}x{}", k ? ", " : "", in.rows, in.cols);
+  }
+  return fmt::format("'{}' ({}x{}, inputs [{}], at {})", n.op, n.rows, n.cols, inputs,
+                     to_string(n.where));
+}
+
+template <class T>
+void Tape<T>::require_finite(const Var<T>& v) const {
+  const detail::Node<T>& n = node(v);
+  const std::string bad = first_non_finite(Eigen::Map<const Matrix<T>>(n.value, n.rows, n.cols));
+  if (!bad.empty()) {
+    throw NumericError(fmt::format("non-finite value: {} computed {}", describe(n), bad));
+  }
+}
+
+template <class T>
+void Tape<T>::require_finite_adjoints(const detail::Node<T>& n) const {
+  for (std::uint8_t k = 0; k < n.arity; ++k) {
+    const detail::Node<T>& in = nodes_[n.inputs[k]];
+    if (!in.needs_grad || !in.has_adjoint) continue;
+    const std::string bad =
+        first_non_finite(Eigen::Map<const Matrix<T>>(in.adjoint, in.rows, in.cols));
+    if (!bad.empty()) {
+      throw NumericError(fmt::format(
+          "non-finite adjoint: the rule of {} wrote input {}'s adjoint {}", describe(n), k, bad));
+    }
+  }
+}
+
+template <class T>
 void Tape<T>::check(const Var<T>& v, const char* op, std::source_location where) const {
   if (!v.tape_) {
     throw Error(fmt::format("{}: an empty (default-constructed) Var was used (at {})", op,
@@ -120,6 +185,7 @@ template <class T>
 Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
   Var<T> v = leaf("variable", {value.rows(), value.cols()}, true, where);
   Rule<T>(*this, v.index_).y() = value;
+  if (check_finite_) require_finite(v);
   return v;
 }
 
@@ -127,6 +193,7 @@ template <class T>
 Var<T> Tape<T>::constant(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
   Var<T> v = leaf("constant", {value.rows(), value.cols()}, false, where);
   Rule<T>(*this, v.index_).y() = value;
+  if (check_finite_) require_finite(v);
   return v;
 }
 
@@ -148,7 +215,9 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   n.owns_adjoint = false;
   n.where = where;
   nodes_.push_back(n);
-  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  if (check_finite_) require_finite(v);
+  return v;
 }
 
 template <class T>
@@ -240,6 +309,10 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
     if (n.owns_adjoint) n.has_adjoint = false;
   }
   rules_run_ = 0;
+  if (check_finite_ && !seed.allFinite()) {
+    throw NumericError(
+        fmt::format("backward (at {}): the seed holds NaN or Inf", to_string(where)));
+  }
   if (!out.needs_grad) return;
   adjoint(output.index_) += seed;
   // Newest to oldest: a node's adjoint is complete once every later node has run.
@@ -257,6 +330,7 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
 #else
     n.rule(Rule<T>(*this, i));
 #endif
+    if (check_finite_) require_finite_adjoints(n);
     ++rules_run_;
   }
 }

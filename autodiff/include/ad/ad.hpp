@@ -2,8 +2,10 @@
 // The engine in one include: tape, variables and parameters, ops, gradcheck, printing.
 
 #include <ad/error.hpp>
+#include <ad/expression.hpp>
 #include <ad/format.hpp>
 #include <ad/gradcheck.hpp>
+#include <ad/jacobian.hpp>
 #include <ad/losses.hpp>
 #include <ad/ops.hpp>
 #include <ad/parameter.hpp>

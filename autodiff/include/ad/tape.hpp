@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <memory>
 #include <source_location>
+#include <string>
 #include <vector>
 
 namespace ad {
@@ -85,6 +86,15 @@ class Var {
   friend Var operator-(const Var& a, At<T> s) { return affine(a, T(1), -s.x, s.where); }
   friend Var operator-(At<T> s, const Var& a) { return affine(a, T(-1), s.x, s.where); }
   friend Var operator-(At<Var> a) { return affine(a.x, T(-1), T(0), a.where); }
+  friend Var operator/(const Var& a, At<Var> b) { return divide(a, b.x, b.where); }
+  friend Var operator/(const Var& a, At<T> s) { return affine(a, T(1) / s.x, T(0), s.where); }
+  friend Var operator/(At<T> s, const Var& a) {
+    return affine(pow(a, T(-1), s.where), s.x, T(0), s.where);
+  }
+
+  // The inputs of the op that made this node, for printing an expression.
+  int arity() const;
+  Var input(int i) const;
 
  private:
   friend class Tape<T>;
@@ -174,6 +184,14 @@ class Tape {
   void backward(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
                 std::source_location where = std::source_location::current());
 
+  // Opt-in non-finite detection: while on, the first value (when recorded) or adjoint (in
+  // a backward sweep) that holds NaN or Inf throws ad::NumericError naming the op, its
+  // caller's line and its input shapes. Off by default; off, it costs one branch per node.
+  void check_finite(bool on) { check_finite_ = on; }
+  bool check_finite() const { return check_finite_; }
+  // Throws ad::NumericError if v's value holds NaN or Inf (called by ops when checking).
+  void require_finite(const Var<T>& v) const;
+
   // Rewinds the tape: every Var recorded so far becomes invalid (using one is an
   // ad::Error); the arena keeps its memory for the next recording.
   void clear();
@@ -203,11 +221,14 @@ class Tape {
   // The node's adjoint, zeroed when first written in a sweep.
   Eigen::Map<Matrix<T>> adjoint(std::uint32_t index);
   const detail::Node<T>& node(const Var<T>& v) const;
+  std::string describe(const detail::Node<T>& n) const;
+  void require_finite_adjoints(const detail::Node<T>& n) const;
 
   std::vector<detail::Node<T>> nodes_;
   detail::Arena<T> arena_;
   std::uint32_t generation_ = 1;
   std::size_t rules_run_ = 0;
+  bool check_finite_ = false;
 };
 
 // The view an op has of its node: input values x(i), the output value y(), the output

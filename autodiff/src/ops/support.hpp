@@ -33,6 +33,7 @@ Var<T> record(Tape<T>& tape, const char* name, std::initializer_list<Var<T>> inp
               std::source_location where, std::array<T, 2> constants = {}) {
   Var<T> c = tape.record({name, inputs, shape, &Op::adjoint, constants}, where);
   Op::value(Rule<T>(tape, c.index()));
+  if (tape.check_finite()) tape.require_finite(c);
   return c;
 }
 

@@ -1,0 +1,174 @@
+// Elementwise functions, part two: division, powers, roots, absolute value and the stable
+// log-sigmoid family. Out-of-domain input gives the IEEE result; a tape with
+// check_finite(true) reports it as ad::NumericError.
+
+#include "support.hpp"
+
+namespace ad {
+namespace {
+
+// C = A ⊘ B                     Ā += reduce(C̄ ⊘ B) ;  B̄ −= reduce(C̄ ⊙ C ⊘ B)
+template <class T>
+struct Divide {
+  static void value(const Rule<T>& r) {
+    detail::broadcast_into(r, [](const auto& a, const auto& b) { return a / b; });
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto cbar = r.ybar().array();
+    auto c = r.y().array();
+    detail::with_expanded(r.x(1), cbar.rows(), cbar.cols(), [&](const auto& b) {
+      if (r.wants(0)) detail::add_reduced(r.xbar(0).array(), cbar / b);
+      if (r.wants(1)) detail::add_reduced(r.xbar(1).array(), -(cbar * c / b));
+    });
+  }
+};
+
+// C = A^p                       Ā += C̄ ⊙ p A^(p−1)
+template <class T>
+struct Pow {
+  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().pow(r.constant(0)); }
+  static void adjoint(const Rule<T>& r) {
+    const T p = r.constant(0);
+    // A^0 is constant; p A^(p−1) would be 0 · ∞ at A = 0.
+    if (p == T(0)) return;
+    r.xbar(0).array() += r.ybar().array() * p * r.x(0).array().pow(p - T(1));
+  }
+};
+
+// C = √A                        Ā += C̄ ⊘ (2 C)
+template <class T>
+struct Sqrt {
+  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().sqrt(); }
+  static void adjoint(const Rule<T>& r) {
+    r.xbar(0).array() += r.ybar().array() / (T(2) * r.y().array());
+  }
+};
+
+// C = |A|                       Ā += C̄ ⊙ sign(A)
+template <class T>
+struct Abs {
+  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().abs(); }
+  static void adjoint(const Rule<T>& r) {
+    r.xbar(0).array() += r.ybar().array() * r.x(0).array().sign();
+  }
+};
+
+// C = A ⊙ A                     Ā += 2 C̄ ⊙ A
+template <class T>
+struct Square {
+  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().square(); }
+  static void adjoint(const Rule<T>& r) {
+    r.xbar(0).array() += T(2) * r.ybar().array() * r.x(0).array();
+  }
+};
+
+// C = max(A, 0) + ln(1 + e^−|A|)   Ā += C̄ ⊙ σ(A)
+template <class T>
+struct Softplus {
+  static void value(const Rule<T>& r) {
+    auto a = r.x(0).array();
+    r.y().array() = a.max(T(0)) + (-a.abs()).exp().log1p();
+  }
+  static void adjoint(const Rule<T>& r) {
+    r.xbar(0).array() += r.ybar().array() / (T(1) + (-r.x(0).array()).exp());
+  }
+};
+
+// C = min(A, 0) − ln(1 + e^−|A|)   Ā += C̄ ⊙ σ(−A)
+template <class T>
+struct LogSigmoid {
+  static void value(const Rule<T>& r) {
+    auto a = r.x(0).array();
+    r.y().array() = a.min(T(0)) - (-a.abs()).exp().log1p();
+  }
+  static void adjoint(const Rule<T>& r) {
+    r.xbar(0).array() += r.ybar().array() / (T(1) + r.x(0).array().exp());
+  }
+};
+
+// C = min(max(A, lo), hi)       Ā += C̄ ⊙ [lo ≤ A ≤ hi]
+template <class T>
+struct Clamp {
+  static void value(const Rule<T>& r) {
+    r.y().array() = r.x(0).array().max(r.constant(0)).min(r.constant(1));
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto a = r.x(0).array();
+    r.xbar(0).array() += (a >= r.constant(0) && a <= r.constant(1)).select(r.ybar().array(), T(0));
+  }
+};
+
+template <class Op, class T>
+Var<T> elementwise(const char* name, const Var<T>& a, std::source_location where,
+                   std::array<T, 2> constants = {}) {
+  Tape<T>& tape = detail::tape_of(name, where, a);
+  return detail::record<Op>(tape, name, {a}, a.shape(), where, constants);
+}
+
+}  // namespace
+
+template <class T>
+Var<T> divide(const Var<T>& a, const Var<T>& b, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("divide", where, a, b);
+  const Shape shape = detail::broadcast_shape("divide", a.shape(), b.shape(), where);
+  return detail::record<Divide<T>>(tape, "divide", {a, b}, shape, where);
+}
+
+template <class T>
+Var<T> pow(const Var<T>& a, T p, std::source_location where) {
+  return elementwise<Pow<T>>("pow", a, where, {p, T(0)});
+}
+
+template <class T>
+Var<T> sqrt(const Var<T>& a, std::source_location where) {
+  return elementwise<Sqrt<T>>("sqrt", a, where);
+}
+
+template <class T>
+Var<T> abs(const Var<T>& a, std::source_location where) {
+  return elementwise<Abs<T>>("abs", a, where);
+}
+
+template <class T>
+Var<T> square(const Var<T>& a, std::source_location where) {
+  return elementwise<Square<T>>("square", a, where);
+}
+
+template <class T>
+Var<T> softplus(const Var<T>& a, std::source_location where) {
+  return elementwise<Softplus<T>>("softplus", a, where);
+}
+
+template <class T>
+Var<T> log_sigmoid(const Var<T>& a, std::source_location where) {
+  return elementwise<LogSigmoid<T>>("log_sigmoid", a, where);
+}
+
+template <class T>
+Var<T> clamp(const Var<T>& a, T lo, T hi, std::source_location where) {
+  if (!(lo <= hi)) {
+    throw Error(
+        fmt::format("clamp: the bounds must satisfy lo <= hi, got lo = {} and hi = {} (at {})", lo,
+                    hi, to_string(where)));
+  }
+  return elementwise<Clamp<T>>("clamp", a, where, {lo, hi});
+}
+
+template Var<float> divide(const Var<float>&, const Var<float>&, std::source_location);
+template Var<double> divide(const Var<double>&, const Var<double>&, std::source_location);
+template Var<float> pow(const Var<float>&, float, std::source_location);
+template Var<double> pow(const Var<double>&, double, std::source_location);
+template Var<float> sqrt(const Var<float>&, std::source_location);
+template Var<double> sqrt(const Var<double>&, std::source_location);
+template Var<float> abs(const Var<float>&, std::source_location);
+template Var<double> abs(const Var<double>&, std::source_location);
+template Var<float> square(const Var<float>&, std::source_location);
+template Var<double> square(const Var<double>&, std::source_location);
+template Var<float> softplus(const Var<float>&, std::source_location);
+template Var<double> softplus(const Var<double>&, std::source_location);
+template Var<float> log_sigmoid(const Var<float>&, std::source_location);
+template Var<double> log_sigmoid(const Var<double>&, std::source_location);
+template Var<float> clamp(const Var<float>&, float, float, std::source_location);
+template Var<double> clamp(const Var<double>&, double, double, std::source_location);
+
+}  // namespace ad

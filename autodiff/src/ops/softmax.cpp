@@ -1,0 +1,137 @@
+// Softmax over columns (samples are columns) and the cross-entropy against target
+// probabilities. Each column is shifted by its max before exponentiating, so every value
+// and adjoint is finite for finite logits of any magnitude. Work goes column by column:
+// contiguous in column-major storage, and free of temporaries.
+
+#include "support.hpp"
+
+namespace ad {
+namespace {
+
+// ln Σᵢ e^zᵢ, computed as m + ln Σᵢ e^(zᵢ − m) with m = maxᵢ zᵢ.
+template <class Column>
+auto log_sum_exp(const Column& z) {
+  const auto m = z.maxCoeff();
+  return m + std::log((z.array() - m).exp().sum());
+}
+
+// C = softmax(Z)                Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))
+template <class T>
+struct Softmax {
+  static void value(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto c = r.y();
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+      c.col(j).array() = (z.col(j).array() - z.col(j).maxCoeff()).exp();
+      c.col(j) /= c.col(j).sum();
+    }
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto c = r.y();
+    auto cbar = r.ybar();
+    auto zbar = r.xbar(0);
+    for (Eigen::Index j = 0; j < c.cols(); ++j) {
+      const T inner = cbar.col(j).dot(c.col(j));
+      zbar.col(j).array() += c.col(j).array() * (cbar.col(j).array() - inner);
+    }
+  }
+};
+
+// C = Z − 𝟙 lse(Z)               Z̄ += C̄ − e^C ⊙ 𝟙 𝟙ᵀC̄
+template <class T>
+struct LogSoftmax {
+  static void value(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto c = r.y();
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+      c.col(j).array() = z.col(j).array() - log_sum_exp(z.col(j));
+    }
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto c = r.y();
+    auto cbar = r.ybar();
+    auto zbar = r.xbar(0);
+    for (Eigen::Index j = 0; j < c.cols(); ++j) {
+      zbar.col(j).array() += cbar.col(j).array() - c.col(j).array().exp() * cbar.col(j).sum();
+    }
+  }
+};
+
+// l = −(1/N) Σᵢⱼ Pᵢⱼ log_softmax(Z)ᵢⱼ
+//                  Z̄ += l̄ (softmax(Z) ⊙ 𝟙 𝟙ᵀP − P) / N ;  P̄ += −l̄ log_softmax(Z) / N
+template <class T>
+struct SoftmaxCrossEntropy {
+  static void value(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto p = r.x(1);
+    T total = 0;
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+      const T lse = log_sum_exp(z.col(j));
+      total -= (p.col(j).array() * (z.col(j).array() - lse)).sum();
+    }
+    r.y()(0, 0) = total / static_cast<T>(z.cols());
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto p = r.x(1);
+    const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+      const T lse = log_sum_exp(z.col(j));
+      if (r.wants(0)) {
+        r.xbar(0).col(j).array() +=
+            scale * ((z.col(j).array() - lse).exp() * p.col(j).sum() - p.col(j).array());
+      }
+      if (r.wants(1)) r.xbar(1).col(j).array() -= scale * (z.col(j).array() - lse);
+    }
+  }
+};
+
+template <class T>
+void require_classes(const char* op, const Var<T>& z, std::source_location where) {
+  if (z.rows() == 0) {
+    throw ShapeError(op, z.shape(), "needs at least one row (one class) per column", where);
+  }
+}
+
+}  // namespace
+
+template <class T>
+Var<T> softmax(const Var<T>& z, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("softmax", where, z);
+  require_classes("softmax", z, where);
+  return detail::record<Softmax<T>>(tape, "softmax", {z}, z.shape(), where);
+}
+
+template <class T>
+Var<T> log_softmax(const Var<T>& z, std::source_location where) {
+  Tape<T>& tape = detail::tape_of("log_softmax", where, z);
+  require_classes("log_softmax", z, where);
+  return detail::record<LogSoftmax<T>>(tape, "log_softmax", {z}, z.shape(), where);
+}
+
+template <class T>
+Var<T> softmax_cross_entropy(const Var<T>& logits, const Var<T>& targets,
+                             std::source_location where) {
+  constexpr const char* op = "softmax_cross_entropy";
+  Tape<T>& tape = detail::tape_of(op, where, logits, targets);
+  if (logits.shape() != targets.shape()) {
+    throw ShapeError(op, logits.shape(), targets.shape(),
+                     "the targets must have the logits' shape (classes x batch)", where);
+  }
+  require_classes(op, logits, where);
+  if (logits.cols() == 0) {
+    throw ShapeError(op, logits.shape(), "the mean over an empty batch is undefined", where);
+  }
+  return detail::record<SoftmaxCrossEntropy<T>>(tape, op, {logits, targets}, {1, 1}, where);
+}
+
+template Var<float> softmax(const Var<float>&, std::source_location);
+template Var<double> softmax(const Var<double>&, std::source_location);
+template Var<float> log_softmax(const Var<float>&, std::source_location);
+template Var<double> log_softmax(const Var<double>&, std::source_location);
+template Var<float> softmax_cross_entropy(const Var<float>&, const Var<float>&,
+                                          std::source_location);
+template Var<double> softmax_cross_entropy(const Var<double>&, const Var<double>&,
+                                           std::source_location);
+
+}  // namespace ad
