@@ -51,7 +51,8 @@ Var<T> transpose(const Var<T>& a, std::source_location where) {
 }
 
 template <class T>
-Var<T> affine(const Var<T>& a, T alpha, T beta, std::source_location where) {
+Var<T> affine(const Var<T>& a, std::type_identity_t<T> alpha, std::type_identity_t<T> beta,
+             std::source_location where) {
   Tape<T>& tape = detail::tape_of("affine", where, a);
   return detail::record<Affine<T>>(tape, "affine", {a}, a.shape(), where, {alpha, beta});
 }

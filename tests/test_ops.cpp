@@ -1,0 +1,273 @@
+// Every op of the engine: its gradient against central finite differences (double) on
+// 1x1, row, column and non-square shapes; float tapes against double tapes; and the error
+// it gives for inputs that do not fit.
+
+#define BOOST_TEST_MODULE ops
+#include <ad/ad.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using Mat = ad::Matrix<double>;
+
+namespace {
+
+const std::vector<ad::Shape> unary_shapes = {{1, 1}, {1, 5}, {5, 1}, {3, 4}};
+
+// Where an op's inputs are drawn from: anywhere, positive (log), or away from a kink (relu).
+enum class Domain { any, positive, away_from_zero };
+
+Mat draw(ad::Shape s, Domain domain, std::mt19937_64& rng) {
+  Mat m = ad::random_uniform<double>(s.rows, s.cols, rng, -2, 2);
+  switch (domain) {
+    case Domain::any:
+      return m;
+    case Domain::positive:
+      return (m.array().abs() + 0.2).matrix();
+    case Domain::away_from_zero:
+      return (m.array().sign() * (m.array().abs() + 0.1)).matrix();
+  }
+  return m;
+}
+
+// L = Σ C ⊙ R for a fixed random R: every element of the op's output gets its own seed.
+template <class T>
+ad::Var<T> weighted_sum(const ad::Var<T>& c, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Mat R = ad::random_uniform<double>(c.rows(), c.cols(), rng, -1, 1);
+  return sum(hadamard(c, c.tape().constant(R.cast<T>())));
+}
+
+template <class Op, class T>
+ad::Var<T> apply(Op op, std::span<const ad::Var<T>> x) {
+  if constexpr (std::is_invocable_v<Op, const ad::Var<T>&>) {
+    return op(x[0]);
+  } else {
+    return op(x[0], x[1]);
+  }
+}
+
+template <class Op>
+void check_gradients(const std::string& name, Op op, const std::vector<Mat>& inputs) {
+  auto f = [&](std::span<const ad::Var<double>> x) { return weighted_sum(apply(op, x), 99); };
+  const ad::GradcheckResult r = ad::gradcheck(f, inputs);
+  std::string shapes;
+  for (const auto& x : inputs) shapes += fmt::format(" {}x{}", x.rows(), x.cols());
+  BOOST_TEST(r.passed, name << " on" << shapes << ":\n" << fmt::format("{}", r));
+}
+
+// The gradient from a float tape agrees with the double one to float precision.
+template <class Op>
+void check_float_agrees(const std::string& name, Op op, const std::vector<Mat>& inputs) {
+  auto gradients = [&]<class T>(T) {
+    ad::Tape<T> tape;
+    std::vector<ad::Var<T>> x;
+    for (const auto& m : inputs) x.push_back(tape.variable(m.cast<T>()));
+    tape.backward(weighted_sum(apply(op, std::span<const ad::Var<T>>(x)), 99));
+    std::vector<Mat> g;
+    for (const auto& v : x) g.push_back(v.grad().template cast<double>());
+    return g;
+  };
+  const auto single = gradients(0.0f);
+  const auto dbl = gradients(0.0);
+  for (std::size_t k = 0; k < dbl.size(); ++k) {
+    const double error = (single[k] - dbl[k]).cwiseAbs().maxCoeff();
+    const double scale = std::max(1.0, dbl[k].cwiseAbs().maxCoeff());
+    BOOST_TEST(error <= 1e-5 * scale, name << " input " << k << ": float differs by " << error);
+  }
+}
+
+bool contains(const std::exception& e, const std::string& part) {
+  return std::string(e.what()).find(part) != std::string::npos;
+}
+
+// An input that is not a live node of the op's tape is rejected with an error naming the
+// op: for a unary op a Var from before tape.clear(), for a binary op one from another tape.
+template <class Op>
+void check_invalid_input_error(const std::string& name, Op op) {
+  ad::Tape<double> mine, other;
+  try {
+    if constexpr (std::is_invocable_v<Op, const ad::Var<double>&>) {
+      auto stale = mine.variable(Mat::Ones(2, 2));
+      mine.clear();
+      op(stale);
+    } else {
+      op(mine.variable(Mat::Ones(2, 2)), other.variable(Mat::Ones(2, 2)));
+    }
+    BOOST_ERROR(name << ": no error for an invalid input");
+  } catch (const ad::Error& e) {
+    BOOST_TEST(contains(e, name + ": the Var "), e.what());
+  }
+}
+
+template <class Op>
+void check_unary(const std::string& name, Op op, Domain domain = Domain::any) {
+  std::mt19937_64 rng(std::hash<std::string>{}(name));
+  for (ad::Shape s : unary_shapes) {
+    const std::vector<Mat> inputs = {draw(s, domain, rng)};
+    check_gradients(name, op, inputs);
+    check_float_agrees(name, op, inputs);
+  }
+  check_invalid_input_error(name, op);
+}
+
+template <class Op>
+void check_binary(const std::string& name, Op op,
+                  const std::vector<std::pair<ad::Shape, ad::Shape>>& shapes,
+                  std::pair<ad::Shape, ad::Shape> misfit, const std::string& why) {
+  std::mt19937_64 rng(std::hash<std::string>{}(name));
+  for (auto [sa, sb] : shapes) {
+    const std::vector<Mat> inputs = {draw(sa, Domain::any, rng), draw(sb, Domain::any, rng)};
+    check_gradients(name, op, inputs);
+    check_float_agrees(name, op, inputs);
+  }
+  check_invalid_input_error(name, op);
+
+  ad::Tape<double> tape;
+  auto a = tape.variable(Mat::Ones(misfit.first.rows, misfit.first.cols));
+  auto b = tape.variable(Mat::Ones(misfit.second.rows, misfit.second.cols));
+  try {
+    op(a, b);
+    BOOST_ERROR(name << ": no ShapeError");
+  } catch (const ad::ShapeError& e) {
+    for (const std::string& part : {name + ":", ad::to_string(misfit.first),
+                                    ad::to_string(misfit.second), why}) {
+      BOOST_TEST(contains(e, part), e.what());
+    }
+    // The caller is the lambda in this file (test_tape checks the exact line).
+    BOOST_TEST(contains(e, "(at test_ops.cpp:"), e.what());
+  }
+}
+
+// Shapes for broadcasting ops: equal, a row or a column or a scalar stretched, and both
+// stretched at once (a column against a row).
+const std::vector<std::pair<ad::Shape, ad::Shape>> broadcast_shapes = {
+    {{1, 1}, {1, 1}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{3, 4}, {3, 4}}, {{3, 4}, {1, 4}},
+    {{3, 4}, {3, 1}}, {{3, 4}, {1, 1}}, {{1, 1}, {3, 4}}, {{1, 4}, {3, 4}}, {{3, 1}, {1, 4}}};
+const std::string broadcast_why = "each dimension must be equal or 1";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(matmul_op) {
+  check_binary("matmul", [](const auto& a, const auto& b) { return a * b; },
+               {{{1, 1}, {1, 1}},
+                {{1, 4}, {4, 1}},
+                {{4, 1}, {1, 4}},
+                {{3, 5}, {5, 2}},
+                {{2, 3}, {3, 1}},
+                {{1, 3}, {3, 4}}},
+               {{2, 2}, {1, 2}}, "A has 2 columns but B has 1 rows");
+}
+
+BOOST_AUTO_TEST_CASE(matmul_of_same_shapes_suggests_hadamard) {
+  ad::Tape<double> tape;
+  auto a = tape.variable(Mat::Ones(2, 3));
+  try {
+    matmul(a, a);
+    BOOST_ERROR("no ShapeError");
+  } catch (const ad::ShapeError& e) {
+    BOOST_TEST(contains(e, "hadamard"), e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(add_op) {
+  check_binary("add", [](const auto& a, const auto& b) { return a + b; }, broadcast_shapes,
+               {{2, 3}, {3, 2}}, broadcast_why);
+}
+
+BOOST_AUTO_TEST_CASE(subtract_op) {
+  check_binary("subtract", [](const auto& a, const auto& b) { return a - b; }, broadcast_shapes,
+               {{2, 3}, {2, 2}}, broadcast_why);
+}
+
+BOOST_AUTO_TEST_CASE(hadamard_op) {
+  check_binary("hadamard", [](const auto& a, const auto& b) { return hadamard(a, b); },
+               broadcast_shapes, {{4, 1}, {3, 1}}, broadcast_why);
+}
+
+BOOST_AUTO_TEST_CASE(broadcast_values_follow_numpy) {
+  ad::Tape<double> tape;
+  auto column = tape.constant(Mat{{1}, {2}});
+  auto row = tape.constant(Mat{{10, 20, 30}});
+  const Mat expected{{11, 21, 31}, {12, 22, 32}};
+  BOOST_TEST(((column + row).value() - expected).isZero(0));
+  BOOST_TEST(((row - column).value() - (Mat{{9, 19, 29}, {8, 18, 28}})).isZero(0));
+  BOOST_TEST((hadamard(column, row).value() - (Mat{{10, 20, 30}, {20, 40, 60}})).isZero(0));
+}
+
+BOOST_AUTO_TEST_CASE(transpose_op) {
+  check_unary("transpose", [](const auto& a) { return transpose(a); });
+}
+
+BOOST_AUTO_TEST_CASE(sigmoid_op) {
+  check_unary("sigmoid", [](const auto& a) { return sigmoid(a); });
+}
+
+BOOST_AUTO_TEST_CASE(tanh_op) {
+  check_unary("tanh", [](const auto& a) { return tanh(a); });
+}
+
+BOOST_AUTO_TEST_CASE(relu_op) {
+  check_unary("relu", [](const auto& a) { return relu(a); }, Domain::away_from_zero);
+}
+
+BOOST_AUTO_TEST_CASE(exp_op) {
+  check_unary("exp", [](const auto& a) { return exp(a); });
+}
+
+BOOST_AUTO_TEST_CASE(log_op) {
+  check_unary("log", [](const auto& a) { return log(a); }, Domain::positive);
+}
+
+BOOST_AUTO_TEST_CASE(sum_op) {
+  check_unary("sum", [](const auto& a) { return sum(a); });
+}
+
+BOOST_AUTO_TEST_CASE(mean_op) {
+  check_unary("mean", [](const auto& a) { return mean(a); });
+  ad::Tape<double> tape;
+  auto nothing = tape.variable(Mat(0, 3));
+  try {
+    mean(nothing);
+    BOOST_ERROR("no ShapeError for the mean of a 0x3 matrix");
+  } catch (const ad::ShapeError& e) {
+    BOOST_TEST(contains(e, "mean: shape 0x3"), e.what());
+  }
+}
+
+// Scaling, negation and shifting by a scalar are one op, affine: C = α A + β.
+BOOST_AUTO_TEST_CASE(affine_op) {
+  check_unary("affine", [](const auto& a) { return affine(a, -1.5, 0.25); });
+  check_unary("affine", [](const auto& a) { return 2.5 * a; });
+  check_unary("affine", [](const auto& a) { return a * 2.5; });
+  check_unary("affine", [](const auto& a) { return -a; });
+  check_unary("affine", [](const auto& a) { return a + 3.0; });
+  check_unary("affine", [](const auto& a) { return 3.0 + a; });
+  check_unary("affine", [](const auto& a) { return a - 3.0; });
+  check_unary("affine", [](const auto& a) { return 3.0 - a; });
+}
+
+BOOST_AUTO_TEST_CASE(scalar_operators_compute_the_right_values) {
+  ad::Tape<double> tape;
+  const Mat A{{1, -2}, {3, 4}};
+  auto a = tape.constant(A);
+  BOOST_TEST(((2.0 * a).value() - 2 * A).isZero(0));
+  BOOST_TEST(((a - 1.0).value() - (A.array() - 1).matrix()).isZero(0));
+  BOOST_TEST(((1.0 - a).value() - (1 - A.array()).matrix()).isZero(0));
+  BOOST_TEST(((-a).value() + A).isZero(0));
+}
+
+BOOST_AUTO_TEST_CASE(elementwise_values_match_their_definitions) {
+  ad::Tape<double> tape;
+  const Mat A{{-1000, -1}, {0.5, 1000}};
+  auto a = tape.constant(A);
+  const Mat s = sigmoid(a).value();
+  BOOST_TEST(s(0, 0) == 0.0);  // the correct limit, not NaN
+  BOOST_TEST(s(1, 1) == 1.0);
+  BOOST_TEST(std::abs(s(0, 1) - 1 / (1 + std::exp(1.0))) <= 1e-16);
+  BOOST_TEST((relu(a).value() - Mat{{0, 0}, {0.5, 1000}}).isZero(0));
+}

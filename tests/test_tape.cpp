@@ -1,0 +1,258 @@
+// The tape's contract: DESIGN.md's invariants, one test each, and the defined behaviour of
+// repeated sweeps, rewinding and misuse.
+
+#define BOOST_TEST_MODULE tape
+#include <ad/ad.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+#include <thread>
+
+// Counts every heap allocation in this program, to prove that re-recording allocates nothing.
+// The replacements allocate with malloc, so free is the matching release; GCC cannot see
+// that through the replaced operator new.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<long> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  ++allocations;
+  const auto align = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using Mat = ad::Matrix<double>;
+
+namespace {
+
+bool message_contains(const std::exception& e, const std::string& part) {
+  return std::string(e.what()).find(part) != std::string::npos;
+}
+
+// Runs f, which must throw E with a message containing every one of parts.
+template <class E, class F>
+void check_message(F f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    BOOST_ERROR("no exception thrown");
+  } catch (const E& e) {
+    for (const auto& part : parts) BOOST_TEST(message_contains(e, part), e.what());
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(invariant_1_every_adjoint_has_its_values_shape) {
+  ad::Tape<double> tape;
+  std::mt19937_64 rng(1);
+  auto W = tape.variable(ad::random_normal<double>(3, 4, rng));
+  auto x = tape.variable(ad::random_normal<double>(4, 2, rng));
+  auto b = tape.variable(ad::random_normal<double>(3, 1, rng));
+  auto h = tanh(W * x + b);                  // 3x2, b broadcast over columns
+  auto s = hadamard(transpose(h), transpose(h) - 1.0);  // 2x3
+  auto y = mean(s);
+  tape.backward(y);
+  for (const auto& v : {W, x, b, h, s, y}) {
+    BOOST_TEST(v.grad().rows() == v.rows());
+    BOOST_TEST(v.grad().cols() == v.cols());
+  }
+}
+
+#ifdef AD_DEBUG_CHECKS
+// An op whose adjoint rule writes a 2x1 adjoint into a 2x2 input: debug builds report it
+// as an ad::Error naming the op instead of corrupting memory.
+BOOST_AUTO_TEST_CASE(invariant_1_debug_builds_catch_an_adjoint_of_the_wrong_shape) {
+  ad::Tape<double> tape;
+  auto a = tape.variable(Mat::Ones(2, 2));
+  auto broken = tape.record({.name = "broken_op",
+                             .inputs = {a},
+                             .shape = {1, 1},
+                             .rule = [](const ad::Rule<double>& r) {
+                               r.xbar(0) += Mat::Ones(2, 1);
+                             }},
+                            std::source_location::current());
+  check_message<ad::Error>([&] { tape.backward(broken); }, {"broken_op"});
+}
+#endif
+
+BOOST_AUTO_TEST_CASE(invariant_2_shape_errors_name_op_shapes_reason_and_caller_line) {
+  ad::Tape<double> tape;
+  auto W = tape.variable(Mat::Ones(2, 2));
+  auto v = tape.variable(Mat::Ones(1, 2));
+  const int line = __LINE__ + 1;
+  check_message<ad::ShapeError>([&] { return W * v; },
+                                {"matmul", "2x2", "1x2", "A has 2 columns but B has 1 rows",
+                                 "test_tape.cpp:" + std::to_string(line)});
+}
+
+BOOST_AUTO_TEST_CASE(invariant_3_adjoints_accumulate_over_every_use) {
+  ad::Tape<double> tape;
+  const Mat X{{1, -2, 3}, {0.5, 4, -1}};
+  auto x = tape.variable(X);
+  tape.backward(sum(hadamard(x, x)) + sum(x));  // d/dx = 2x + 1
+  BOOST_TEST((x.grad() - (2 * X.array() + 1).matrix()).cwiseAbs().maxCoeff() == 0);
+
+  const Mat A{{1, 2}, {3, 4}};
+  auto a = tape.variable(A);
+  tape.backward(sum(a * a));  // d/dA sum(A A) = 𝟙𝟙ᵀ Aᵀ + Aᵀ 𝟙𝟙ᵀ
+  const Mat ones = Mat::Ones(2, 2);
+  const Mat expected = ones * A.transpose() + A.transpose() * ones;
+  BOOST_TEST((a.grad() - expected).cwiseAbs().maxCoeff() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(invariant_4_a_parameter_is_referred_to_not_copied) {
+  ad::Parameter<double> p(Mat{{1, 2}, {3, 4}});
+  ad::Tape<double> tape;
+  auto w = tape.parameter(p);
+  BOOST_TEST(w.value().data() == p.value().data());
+  p.value()(0, 0) = 10;  // an in-place update is seen through the tape's node
+  BOOST_TEST(w.value()(0, 0) == 10);
+
+  tape.backward(sum(w));
+  tape.backward(sum(3.0 * w));
+  // Parameter gradients accumulate over sweeps until zeroed.
+  BOOST_TEST((p.grad().array() == 4.0).all());
+  p.zero_grad();
+  BOOST_TEST((p.grad().array() == 0.0).all());
+}
+
+BOOST_AUTO_TEST_CASE(invariant_5_backward_visits_only_nodes_that_lead_to_the_output) {
+  ad::Tape<double> tape;
+  auto x = tape.variable(Mat::Ones(3, 3));
+  auto unused = exp(x) * x;    // 2 ops that do not lead to y
+  auto y = sum(sigmoid(x));  // 2 ops that do
+  auto after = tanh(y);        // recorded after y: not visited either
+  tape.backward(y);
+  BOOST_TEST(tape.rules_run() == 2u);
+  // The nodes not visited read as zero adjoints.
+  BOOST_TEST(unused.grad().isZero());
+  BOOST_TEST(after.grad().isZero());
+
+  // A rule on an unrelated branch is never called.
+  static int calls = 0;
+  auto counted = tape.record({.name = "counted",
+                              .inputs = {x},
+                              .shape = {1, 1},
+                              .rule = [](const ad::Rule<double>&) { ++calls; }},
+                             std::source_location::current());
+  tape.backward(y);
+  BOOST_TEST(calls == 0);
+  tape.backward(counted);
+  BOOST_TEST(calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(invariant_6_tapes_in_two_threads_do_not_touch_each_other) {
+  auto gradient = [](int seed) {
+    std::mt19937_64 rng(seed);
+    ad::Tape<double> tape;
+    Mat grad;
+    for (int repeat = 0; repeat < 200; ++repeat) {
+      tape.clear();
+      auto W = tape.variable(ad::random_normal<double>(8, 8, rng));
+      auto x = tape.constant(Mat::Ones(8, 1));
+      tape.backward(sum(sigmoid(W * sigmoid(W * x))));
+      grad = W.grad();
+    }
+    return grad;
+  };
+  Mat in_thread_1, in_thread_2;
+  std::thread t1([&] { in_thread_1 = gradient(7); });
+  std::thread t2([&] { in_thread_2 = gradient(7); });
+  t1.join();
+  t2.join();
+  BOOST_TEST((in_thread_1 - gradient(7)).isZero(0));
+  BOOST_TEST((in_thread_2 - in_thread_1).isZero(0));
+}
+
+BOOST_AUTO_TEST_CASE(invariant_7_handles_from_another_tape_or_before_a_rewind_are_errors) {
+  ad::Tape<double> first, second;
+  auto a = first.variable(Mat::Ones(2, 2));
+  auto b = second.variable(Mat::Ones(2, 2));
+  check_message<ad::Error>([&] { return a + b; }, {"add: the Var belongs to another tape"});
+  BOOST_CHECK_THROW(second.backward(sum(a)), ad::Error);
+
+  first.clear();
+  check_message<ad::Error>([&] { return sigmoid(a); },
+                           {"sigmoid: the Var was recorded before tape.clear()"});
+  BOOST_CHECK_THROW(a.value(), ad::Error);
+  BOOST_CHECK_THROW(a.grad(), ad::Error);
+
+  const ad::Var<double> empty;
+  check_message<ad::Error>([&] { return relu(empty); }, {"relu: an empty"});
+}
+
+BOOST_AUTO_TEST_CASE(backward_twice_gives_the_same_gradient_not_the_sum) {
+  ad::Tape<double> tape;
+  auto x = tape.variable(Mat{{0.3, -0.7}});
+  auto y = sum(exp(x));
+  tape.backward(y);
+  const Mat once = x.grad();
+  tape.backward(y);
+  BOOST_TEST((x.grad() - once).isZero(0));
+  BOOST_TEST((once - x.value().array().exp().matrix()).cwiseAbs().maxCoeff() <= 1e-15);
+}
+
+BOOST_AUTO_TEST_CASE(backward_with_a_seed_is_a_vector_jacobian_product) {
+  ad::Tape<double> tape;
+  const Mat A{{1, 2, 3}, {4, 5, 6}};
+  auto a = tape.variable(A);
+  auto y = 2.0 * a;  // J = 2 I, so the gradient is 2 × seed
+  const Mat seed{{1, 0, -1}, {0.5, 0, 2}};
+  tape.backward(y, seed);
+  BOOST_TEST((a.grad() - 2 * seed).isZero(0));
+
+  check_message<ad::ShapeError>([&] { tape.backward(y); }, {"backward", "2x3", "1x1"});
+  BOOST_CHECK_THROW(tape.backward(y, Mat::Ones(3, 2)), ad::ShapeError);
+}
+
+BOOST_AUTO_TEST_CASE(a_constant_has_no_gradient) {
+  ad::Tape<double> tape;
+  auto c = tape.constant(Mat::Ones(2, 2));
+  auto x = tape.variable(Mat::Ones(2, 2));
+  tape.backward(sum(hadamard(c, x)));
+  BOOST_TEST((x.grad().array() == 1.0).all());
+  BOOST_CHECK_THROW(c.grad(), ad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(clear_keeps_the_memory_and_recording_again_allocates_nothing) {
+  ad::Tape<float> tape;
+  std::mt19937_64 rng(3);
+  ad::Parameter<float> W1(ad::random_normal<float>(64, 32, rng));
+  ad::Parameter<float> b1(ad::random_normal<float>(64, 1, rng));
+  ad::Parameter<float> W2(ad::random_normal<float>(10, 64, rng));
+  const ad::Matrix<float> x = ad::random_normal<float>(32, 16, rng);
+  auto step = [&] {
+    tape.clear();
+    auto h = relu(tape.parameter(W1) * tape.constant(x) + tape.parameter(b1));
+    auto y = mean(hadamard(tape.parameter(W2) * h, tape.parameter(W2) * h));
+    tape.backward(y);
+  };
+  step();
+  const std::size_t bytes = tape.arena_bytes();
+  const long before = allocations.load();
+  for (int i = 0; i < 5; ++i) step();
+  BOOST_TEST(allocations.load() - before == 0);
+  BOOST_TEST(tape.arena_bytes() == bytes);
+}
