@@ -8,7 +8,9 @@
 
 #include <ad/tape.hpp>
 
+#include <initializer_list>
 #include <source_location>
+#include <span>
 #include <type_traits>
 
 namespace ad {
@@ -71,5 +73,150 @@ Var<T> sum(const Var<T>& a, std::source_location where = std::source_location::c
 // c = Σᵢⱼ Aᵢⱼ / (m n)           Ā += c̄ 𝟙𝟙ᵀ / (m n)
 template <class T>
 Var<T> mean(const Var<T>& a, std::source_location where = std::source_location::current());
+
+// Linear algebra. Square inputs must be at least 1x1. Singular input: inverse, solve and
+// logdet throw ad::NumericError (reciprocal condition number below machine epsilon); det
+// is defined everywhere.
+//
+// c = tr A                      Ā += c̄ I
+template <class T>
+Var<T> trace(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = A⁻¹                       Ā += −Cᵀ C̄ Cᵀ
+template <class T>
+Var<T> inverse(const Var<T>& a, std::source_location where = std::source_location::current());
+// c = det A                     Ā += c̄ adj(A)ᵀ       (= c̄ c A⁻ᵀ when A is invertible)
+template <class T>
+Var<T> det(const Var<T>& a, std::source_location where = std::source_location::current());
+// c = ln |det A|                Ā += c̄ A⁻ᵀ
+template <class T>
+Var<T> logdet(const Var<T>& a, std::source_location where = std::source_location::current());
+// X = A⁻¹ B (by LU, no inverse)  B̄ += A⁻ᵀ X̄ ;  Ā += −A⁻ᵀ X̄ Xᵀ
+template <class T>
+Var<T> solve(const Var<T>& a, const Var<T>& b,
+             std::source_location where = std::source_location::current());
+// c = Σᵢⱼ Aᵢⱼ Bᵢⱼ (same shapes)   Ā += c̄ B ;  B̄ += c̄ A
+template <class T>
+Var<T> dot(const Var<T>& a, const Var<T>& b,
+           std::source_location where = std::source_location::current());
+// C = x yᵀ (column vectors)      x̄ += C̄ y ;  ȳ += C̄ᵀ x
+template <class T>
+Var<T> outer(const Var<T>& x, const Var<T>& y,
+             std::source_location where = std::source_location::current());
+// c = ‖A‖_F                     Ā += c̄ A / c          (subgradient 0 at A = 0)
+template <class T>
+Var<T> norm(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = diag(x) from a column vector x (n x 1 → n x n)   x̄ += diag(C̄)
+// c = diag(A) from a square matrix A (n x n → n x 1)   Ā += diag(c̄) (on the diagonal)
+template <class T>
+Var<T> diag(const Var<T>& a, std::source_location where = std::source_location::current());
+
+// Elementwise functions, part two. Out-of-domain input gives the IEEE result (NaN, ±Inf);
+// a tape with check_finite(true) turns it into ad::NumericError naming the op.
+//
+// C = A ⊘ B (broadcasting)        Ā += reduce(C̄ ⊘ B) ;  B̄ −= reduce(C̄ ⊙ C ⊘ B)
+template <class T>
+Var<T> divide(const Var<T>& a, const Var<T>& b,
+              std::source_location where = std::source_location::current());
+// C = A^p (scalar p)             Ā += C̄ ⊙ p A^(p−1)
+template <class T>
+Var<T> pow(const Var<T>& a, T p, std::source_location where = std::source_location::current());
+// C = √A                        Ā += C̄ ⊘ (2 C)
+template <class T>
+Var<T> sqrt(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = |A|                       Ā += C̄ ⊙ sign(A)      (subgradient 0 at 0)
+template <class T>
+Var<T> abs(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = A ⊙ A                     Ā += 2 C̄ ⊙ A
+template <class T>
+Var<T> square(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = ln(1 + e^A), as max(A, 0) + ln(1 + e^−|A|)     Ā += C̄ ⊙ σ(A)
+template <class T>
+Var<T> softplus(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = ln σ(A) = −softplus(−A)   Ā += C̄ ⊙ σ(−A)
+template <class T>
+Var<T> log_sigmoid(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = min(max(A, lo), hi)       Ā += C̄ ⊙ [lo ≤ A ≤ hi]   (ad::Error if lo > hi)
+template <class T>
+Var<T> clamp(const Var<T>& a, T lo, T hi,
+             std::source_location where = std::source_location::current());
+
+// Reductions along one axis, keeping 2-D shapes. Axis::rows reduces down the rows, leaving
+// one value per column (m x n → 1 x n; NumPy's axis=0, Eigen's colwise()); Axis::cols
+// reduces across the columns, leaving one value per row (m x n → m x 1).
+enum class Axis { rows, cols };
+
+// c = 𝟙ᵀA (rows) or A𝟙 (cols)    Ā += 𝟙c̄ or c̄𝟙ᵀ
+template <class T>
+Var<T> sum(const Var<T>& a, Axis axis,
+           std::source_location where = std::source_location::current());
+// c = 𝟙ᵀA / m or A𝟙 / n         Ā += 𝟙c̄ / m or c̄𝟙ᵀ / n
+template <class T>
+Var<T> mean(const Var<T>& a, Axis axis,
+            std::source_location where = std::source_location::current());
+// cⱼ = maxᵢ Aᵢⱼ (rows; cols alike)  Āᵢⱼ += c̄ⱼ [i = first i attaining the max]
+// Subgradient: on a tie the whole adjoint goes to the first maximal element.
+template <class T>
+Var<T> max(const Var<T>& a, Axis axis,
+           std::source_location where = std::source_location::current());
+
+// Structure: views and copies of parts, column-major throughout.
+//
+// C = A reshaped to rows x cols (column-major order kept)   Ā += C̄ reshaped back
+template <class T>
+Var<T> reshape(const Var<T>& a, Eigen::Index rows, Eigen::Index cols,
+               std::source_location where = std::source_location::current());
+// C = A[i:i+r, j:j+c]           Ā[i:i+r, j:j+c] += C̄
+template <class T>
+Var<T> block(const Var<T>& a, Eigen::Index row, Eigen::Index col, Eigen::Index rows,
+             Eigen::Index cols, std::source_location where = std::source_location::current());
+// C = A[i, :] (1 x n)           Ā[i, :] += C̄
+template <class T>
+Var<T> row(const Var<T>& a, Eigen::Index i,
+           std::source_location where = std::source_location::current());
+// C = A[:, j] (m x 1)           Ā[:, j] += C̄
+template <class T>
+Var<T> col(const Var<T>& a, Eigen::Index j,
+           std::source_location where = std::source_location::current());
+// C = [A B …] (same rows)       Ā += C̄[:, A's columns] ; B̄ += C̄[:, B's columns] ; …
+template <class T>
+Var<T> hcat(std::span<const Var<T>> parts,
+            std::source_location where = std::source_location::current());
+template <class T>
+Var<T> hcat(std::initializer_list<Var<T>> parts,
+            std::source_location where = std::source_location::current()) {
+  return hcat(std::span<const Var<T>>(parts.begin(), parts.size()), where);
+}
+// C = [A; B; …] (same columns)  Ā += C̄[A's rows, :] ; B̄ += C̄[B's rows, :] ; …
+template <class T>
+Var<T> vcat(std::span<const Var<T>> parts,
+            std::source_location where = std::source_location::current());
+template <class T>
+Var<T> vcat(std::initializer_list<Var<T>> parts,
+            std::source_location where = std::source_location::current()) {
+  return vcat(std::span<const Var<T>>(parts.begin(), parts.size()), where);
+}
+// C = A stretched to rows x cols (NumPy broadcasting)   Ā += reduce(C̄)
+template <class T>
+Var<T> broadcast_to(const Var<T>& a, Eigen::Index rows, Eigen::Index cols,
+                    std::source_location where = std::source_location::current());
+
+// Softmax over each column (samples are columns), computed after subtracting the column's
+// max so that no exponential overflows: finite for logits of any finite magnitude.
+//
+// C = softmax(Z) = e^(Z − lse(Z))       Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))
+template <class T>
+Var<T> softmax(const Var<T>& z, std::source_location where = std::source_location::current());
+// C = Z − 𝟙 lse(Z)               Z̄ += C̄ − e^C ⊙ 𝟙 𝟙ᵀC̄
+template <class T>
+Var<T> log_softmax(const Var<T>& z, std::source_location where = std::source_location::current());
+// Softmax cross-entropy of logits Z (classes x N) against target probabilities P (same
+// shape; one-hot or soft, each column summing to 1), averaged over the batch. For integer
+// labels see the overload in <ad/losses.hpp>.
+//
+// l = −(1/N) Σᵢⱼ Pᵢⱼ log_softmax(Z)ᵢⱼ
+//                  Z̄ += l̄ (softmax(Z) ⊙ 𝟙 𝟙ᵀP − P) / N ;  P̄ += −l̄ log_softmax(Z) / N
+template <class T>
+Var<T> softmax_cross_entropy(const Var<T>& logits, const Var<T>& targets,
+                             std::source_location where = std::source_location::current());
 
 }  // namespace ad
