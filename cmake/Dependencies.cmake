@@ -1,6 +1,8 @@
 # Every dependency comes from Debian's packages (scripts/packages.txt).
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)
 find_package(fmt REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(CLI11 REQUIRED)
 if(AD_BUILD_TESTS)
   find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
 endif()

@@ -1,0 +1,142 @@
+#pragma once
+// Data: reading IDX (the MNIST/Fashion-MNIST layout, plain or gzip) and CSV files, a
+// dataset with samples as columns, seeded shuffling, a train/validation split, and
+// batching.
+//
+// Every reader checks what a file claims (magic, dimensions, counts) against what it
+// holds before allocating, so a missing, truncated or corrupt file is an nn::FileError
+// naming the file and the problem, never a crash or a huge allocation.
+
+#include <ad/nn/error.hpp>
+#include <ad/tape.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ad::nn {
+
+using Eigen::Index;
+
+// An IDX file of unsigned bytes (type 0x08, the only type MNIST-style sets use): its
+// dimensions, outermost first, and its elements in the file's (row-major) order.
+struct IdxArray {
+  std::vector<std::uint32_t> dims;
+  std::vector<std::uint8_t> data;
+};
+
+// Reads an IDX file, decompressing it if it is gzip (recognised by its content, not its
+// name). Files larger than max_bytes once decompressed are refused.
+IdxArray read_idx(const std::filesystem::path& path, std::size_t max_bytes = std::size_t{1} << 32);
+
+template <class T>
+struct Dataset {
+  Matrix<T> x;              // features x samples
+  Matrix<T> y;              // targets x samples (regression, binary), or empty
+  std::vector<int> labels;  // the class of each sample (classification), or empty
+
+  Index size() const { return x.cols(); }
+  Index features() const { return x.rows(); }
+  // One more than the largest label; 0 without labels.
+  int classes() const;
+
+  // The samples at the given indices, in that order.
+  Dataset subset(std::span<const Index> indices) const;
+  // A seeded random split: (training, validation) with round(fraction · size) samples
+  // held out for validation.
+  std::pair<Dataset, Dataset> split(double validation_fraction, std::uint64_t seed) const;
+};
+
+// Images (n x rows x cols) and labels (n) of an IDX pair as a dataset: one column of
+// rows·cols pixels per image, each pixel times `scale` (1/255 maps bytes onto [0, 1]).
+template <class T>
+Dataset<T> load_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
+                    T scale = T(1) / T(255));
+
+// "train" or "t10k" from a directory in the MNIST layout: <split>-images-idx3-ubyte and
+// <split>-labels-idx1-ubyte, each plain or with .gz appended.
+template <class T>
+Dataset<T> load_mnist(const std::filesystem::path& dir, const std::string& split,
+                      T scale = T(1) / T(255));
+
+struct CsvOptions {
+  // The target column: by header name if given, else by index (negative counts from the
+  // end; -1 is the last column).
+  std::string label_name;
+  int label_index = -1;
+  char delimiter = ',';
+};
+
+// A numeric table, one sample per row. The first row is a header if any of its fields is
+// not a number. The target column becomes y (1 x samples) and, when every target is a
+// non-negative integer, also labels. The other columns become x.
+template <class T>
+Dataset<T> read_csv(const std::filesystem::path& path, const CsvOptions& options = {});
+
+// A batch of `size()` samples: views into the dataset or the batcher's buffers, valid
+// until the batcher's next call to next().
+template <class T>
+class Batch {
+ public:
+  Batch() = default;
+  Batch(const T* x, Index features, const T* y, Index targets, std::span<const int> labels,
+        Index size)
+      : x_(x),
+        y_(y),
+        features_(features),
+        targets_(y ? targets : 0),
+        size_(size),
+        labels_(labels) {}
+
+  Eigen::Map<const Matrix<T>> x() const { return {x_, features_, size_}; }
+  // Empty (0 x 0) when the dataset has no targets.
+  Eigen::Map<const Matrix<T>> y() const { return {y_, targets_, y_ ? size_ : 0}; }
+  // Empty when the dataset has no labels.
+  std::span<const int> labels() const { return labels_; }
+  Index size() const { return size_; }
+
+ private:
+  const T* x_ = nullptr;
+  const T* y_ = nullptr;
+  Index features_ = 0;
+  Index targets_ = 0;
+  Index size_ = 0;
+  std::span<const int> labels_;
+};
+
+// Batches over a dataset, one epoch at a time; with shuffling, each epoch visits the
+// samples in a new order drawn from the seeded generator. Buffers are allocated once, so
+// batching allocates nothing after construction.
+template <class T>
+class Batcher {
+ public:
+  Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std::uint64_t seed = 0);
+
+  // Starts an epoch (a new order if shuffling).
+  void start_epoch();
+  // The next batch of the epoch; false once the epoch is done. The last batch may be smaller.
+  bool next(Batch<T>& batch);
+  Index batches_per_epoch() const;
+
+ private:
+  const Dataset<T>* data_;
+  Index batch_size_;
+  bool shuffle_;
+  std::mt19937_64 rng_;
+  std::vector<Index> order_;
+  Index position_ = 0;
+  Matrix<T> x_;
+  Matrix<T> y_;
+  std::vector<int> labels_;
+};
+
+extern template struct Dataset<float>;
+extern template struct Dataset<double>;
+extern template class Batcher<float>;
+extern template class Batcher<double>;
+
+}  // namespace ad::nn

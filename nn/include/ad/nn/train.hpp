@@ -1,0 +1,127 @@
+#pragma once
+// Training: losses against a batch's targets, the fit loop with progress and history,
+// evaluate and predict.
+//
+//   nn::Adam<float> opt(model.parameters());
+//   nn::History h = nn::fit(model, nn::CrossEntropy{}, opt, train,
+//                           {.epochs = 10, .batch_size = 128, .validation = &test});
+//   h.write_csv("history.csv");
+//   nn::plot_history(h, "curves.png");
+//
+// Each step rewinds one tape (Tape::clear), records the batch as a constant and the
+// parameters by reference, so after the first step a step allocates nothing on the tape.
+
+#include <ad/losses.hpp>
+#include <ad/nn/data.hpp>
+#include <ad/nn/module.hpp>
+#include <ad/nn/optim.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <vector>
+
+namespace ad::nn {
+
+// A loss of the model's output (the logits or prediction, features x batch) against the
+// batch's targets; a 1x1 Var.
+template <class T>
+using Loss = std::function<Var<T>(const Var<T>& output, const Batch<T>& batch)>;
+
+// Softmax cross-entropy against the batch's integer labels (multi-class).
+struct CrossEntropy {
+  template <class T>
+  Var<T> operator()(const Var<T>& logits, const Batch<T>& batch) const {
+    return softmax_cross_entropy(logits, batch.labels());
+  }
+};
+
+// Binary cross-entropy of logits against the batch's targets y in [0, 1].
+struct BinaryCrossEntropy {
+  template <class T>
+  Var<T> operator()(const Var<T>& logits, const Batch<T>& batch) const {
+    return binary_cross_entropy_with_logits(logits, logits.tape().constant(batch.y()));
+  }
+};
+
+// Mean squared error against the batch's targets y (regression).
+struct MeanSquaredError {
+  template <class T>
+  Var<T> operator()(const Var<T>& prediction, const Batch<T>& batch) const {
+    return mse(prediction, prediction.tape().constant(batch.y()));
+  }
+};
+
+// What one epoch measured. Accuracies are NaN without labels, validation figures NaN
+// without validation data. Train loss and accuracy are running means over the epoch's
+// batches (the model changes during the epoch).
+struct EpochStats {
+  int epoch = 0;  // from 1
+  double train_loss = 0;
+  double train_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
+  double val_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;
+  double learning_rate = 0;  // at the end of the epoch
+};
+
+struct History {
+  std::vector<EpochStats> epochs;
+
+  // epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,learning_rate; an
+  // nn::FileError if it cannot be written.
+  void write_csv(const std::filesystem::path& path) const;
+};
+
+// Draws the loss and accuracy curves with gnuplot, as PNG or SVG by the file's
+// extension. An nn::FileError if gnuplot is not installed (with what to install) or fails.
+void plot_history(const History& history, const std::filesystem::path& image);
+
+enum class Progress {
+  automatic,  // a bar on a terminal, one line per epoch otherwise
+  bar,
+  lines,
+  none,
+};
+
+// Called after each epoch; returning false stops training.
+using Callback = std::function<bool(const EpochStats&)>;
+
+template <class T>
+struct FitOptions {
+  int epochs = 10;
+  Index batch_size = 32;
+  std::uint64_t seed = 0;  // the shuffling order
+  bool shuffle = true;
+  const Dataset<T>* validation = nullptr;
+  Schedule schedule;  // empty: keep the optimiser's rate
+  Progress progress = Progress::automatic;
+  std::vector<Callback> callbacks;
+  std::FILE* out = stdout;
+};
+
+template <class T>
+History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
+            const FitOptions<T>& options = {});
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN without labels
+};
+
+template <class T>
+Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
+                    Index batch_size = 256);
+
+// The model's outputs for x (features x samples), computed in batches.
+template <class T>
+Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size = 256);
+
+// The predicted class of each column of outputs: the largest logit, or for a single row
+// of binary logits, whether it is positive.
+template <class T>
+std::vector<int> classes_of(const Eigen::Ref<const Matrix<T>>& outputs);
+
+}  // namespace ad::nn

@@ -1,0 +1,248 @@
+// Datasets: subsets, seeded splits, batching, and the CSV reader.
+
+#include <ad/nn/data.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <optional>
+#include <string_view>
+
+namespace ad::nn {
+
+template <class T>
+int Dataset<T>::classes() const {
+  return labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+}
+
+template <class T>
+Dataset<T> Dataset<T>::subset(std::span<const Index> indices) const {
+  Dataset out;
+  out.x.resize(x.rows(), static_cast<Index>(indices.size()));
+  if (y.size() > 0) out.y.resize(y.rows(), static_cast<Index>(indices.size()));
+  if (!labels.empty()) out.labels.resize(indices.size());
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    const Index i = indices[k];
+    if (i < 0 || i >= size()) {
+      throw ad::Error(fmt::format("Dataset::subset: index {} is outside [0, {})", i, size()));
+    }
+    const auto col = static_cast<Index>(k);
+    out.x.col(col) = x.col(i);
+    if (y.size() > 0) out.y.col(col) = y.col(i);
+    if (!labels.empty()) out.labels[k] = labels[static_cast<std::size_t>(i)];
+  }
+  return out;
+}
+
+template <class T>
+std::pair<Dataset<T>, Dataset<T>> Dataset<T>::split(double validation_fraction,
+                                                    std::uint64_t seed) const {
+  if (!(validation_fraction >= 0 && validation_fraction < 1)) {
+    throw ad::Error(fmt::format("Dataset::split: the validation fraction {} must lie in [0, 1)",
+                                validation_fraction));
+  }
+  std::vector<Index> order(static_cast<std::size_t>(size()));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  const auto held_out = static_cast<std::size_t>(std::llround(validation_fraction * size()));
+  const std::span<const Index> all(order);
+  return {subset(all.subspan(held_out)), subset(all.first(held_out))};
+}
+
+template <class T>
+Batcher<T>::Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std::uint64_t seed)
+    : data_(&data), batch_size_(batch_size), shuffle_(shuffle), rng_(seed) {
+  if (batch_size <= 0) {
+    throw ad::Error(fmt::format("Batcher: the batch size must be at least 1, got {}", batch_size));
+  }
+  if (!data.labels.empty() && static_cast<Index>(data.labels.size()) != data.size()) {
+    throw ad::Error(fmt::format("Batcher: the dataset has {} samples but {} labels", data.size(),
+                                data.labels.size()));
+  }
+  if (data.y.size() > 0 && data.y.cols() != data.size()) {
+    throw ad::Error(fmt::format("Batcher: the dataset has {} samples but {} target columns",
+                                data.size(), data.y.cols()));
+  }
+  if (shuffle_) {
+    order_.resize(static_cast<std::size_t>(data.size()));
+    std::iota(order_.begin(), order_.end(), Index{0});
+    const Index n = std::min(batch_size, data.size());
+    x_.resize(data.x.rows(), n);
+    if (data.y.size() > 0) y_.resize(data.y.rows(), n);
+    labels_.resize(data.labels.empty() ? 0 : static_cast<std::size_t>(n));
+  }
+}
+
+template <class T>
+void Batcher<T>::start_epoch() {
+  if (shuffle_) std::shuffle(order_.begin(), order_.end(), rng_);
+  position_ = 0;
+}
+
+template <class T>
+Index Batcher<T>::batches_per_epoch() const {
+  return (data_->size() + batch_size_ - 1) / batch_size_;
+}
+
+template <class T>
+bool Batcher<T>::next(Batch<T>& batch) {
+  const Dataset<T>& d = *data_;
+  if (position_ >= d.size()) return false;
+  const Index n = std::min(batch_size_, d.size() - position_);
+  const bool has_y = d.y.size() > 0;
+  const bool has_labels = !d.labels.empty();
+  const auto count = static_cast<std::size_t>(n);
+  if (shuffle_) {
+    for (Index k = 0; k < n; ++k) {
+      const Index i = order_[static_cast<std::size_t>(position_ + k)];
+      x_.col(k) = d.x.col(i);
+      if (has_y) y_.col(k) = d.y.col(i);
+      if (has_labels) labels_[static_cast<std::size_t>(k)] = d.labels[static_cast<std::size_t>(i)];
+    }
+    batch = Batch<T>(x_.data(), d.x.rows(), has_y ? y_.data() : nullptr, d.y.rows(),
+                     std::span<const int>(labels_).first(has_labels ? count : 0), n);
+  } else {
+    // In order, a batch is a run of contiguous columns: a view, no copy.
+    const auto start = static_cast<std::size_t>(position_);
+    batch = Batch<T>(
+        d.x.data() + position_ * d.x.rows(), d.x.rows(),
+        has_y ? d.y.data() + position_ * d.y.rows() : nullptr, d.y.rows(),
+        has_labels ? std::span<const int>(d.labels).subspan(start, count) : std::span<const int>(),
+        n);
+  }
+  position_ += n;
+  return true;
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+std::vector<std::string_view> split_fields(std::string_view line, char delimiter) {
+  std::vector<std::string_view> fields;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = line.find(delimiter, start);
+    fields.push_back(trim(line.substr(start, end - start)));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return fields;
+}
+
+std::optional<double> parse_number(std::string_view field) {
+  if (field.starts_with('+')) field.remove_prefix(1);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+  if (ec != std::errc() || end != field.data() + field.size() || field.empty()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+template <class T>
+Dataset<T> read_csv(const std::filesystem::path& path, const CsvOptions& options) {
+  std::ifstream in(path);
+  if (!in) {
+    throw FileError(path, std::filesystem::exists(path) ? "cannot be opened" : "no such file");
+  }
+  std::vector<std::string> header;
+  std::vector<double> values;  // row-major, one row per sample
+  std::size_t width = 0;
+  std::size_t rows = 0;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (trim(line).empty()) continue;
+    const auto fields = split_fields(line, options.delimiter);
+    const bool first = width == 0;
+    if (first) width = fields.size();
+    if (fields.size() != width) {
+      throw FileError(path, fmt::format("line {} has {} fields but the first row has {}", number,
+                                        fields.size(), width));
+    }
+    std::vector<std::optional<double>> parsed;
+    for (auto f : fields) parsed.push_back(parse_number(f));
+    const bool numeric =
+        std::all_of(parsed.begin(), parsed.end(), [](auto v) { return v.has_value(); });
+    if (first && !numeric) {
+      header.assign(fields.begin(), fields.end());
+      continue;
+    }
+    for (std::size_t c = 0; c < width; ++c) {
+      if (!parsed[c]) {
+        throw FileError(path, fmt::format("line {}, column {}: '{}' is not a number", number, c + 1,
+                                          fields[c]));
+      }
+      values.push_back(*parsed[c]);
+    }
+    ++rows;
+  }
+  if (rows == 0) throw FileError(path, "holds no rows of numbers");
+  if (width < 2) {
+    throw FileError(path, "has one column; a table needs at least one feature and a target");
+  }
+
+  std::size_t target = 0;
+  if (!options.label_name.empty()) {
+    const auto it = std::find(header.begin(), header.end(), options.label_name);
+    if (it == header.end()) {
+      throw FileError(
+          path, header.empty()
+                    ? fmt::format("has no header, so no column is named '{}'", options.label_name)
+                    : fmt::format("has no column named '{}'", options.label_name));
+    }
+    target = static_cast<std::size_t>(it - header.begin());
+  } else {
+    const auto w = static_cast<long>(width);
+    const long index = options.label_index < 0 ? w + options.label_index : options.label_index;
+    if (index < 0 || index >= w) {
+      throw FileError(path, fmt::format("has {} columns; there is no column {} for the target",
+                                        width, options.label_index));
+    }
+    target = static_cast<std::size_t>(index);
+  }
+
+  Dataset<T> data;
+  data.x.resize(static_cast<Index>(width - 1), static_cast<Index>(rows));
+  data.y.resize(1, static_cast<Index>(rows));
+  bool classes = true;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto col = static_cast<Index>(r);
+    Index feature = 0;
+    for (std::size_t c = 0; c < width; ++c) {
+      const double v = values[r * width + c];
+      if (c == target) {
+        data.y(0, col) = static_cast<T>(v);
+        classes = classes && v >= 0 && v < 2147483648.0 && v == std::floor(v);
+      } else {
+        data.x(feature++, col) = static_cast<T>(v);
+      }
+    }
+  }
+  if (classes) {
+    data.labels.resize(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      data.labels[r] = static_cast<int>(values[r * width + target]);
+    }
+  }
+  return data;
+}
+
+template struct Dataset<float>;
+template struct Dataset<double>;
+template class Batcher<float>;
+template class Batcher<double>;
+template Dataset<float> read_csv(const std::filesystem::path&, const CsvOptions&);
+template Dataset<double> read_csv(const std::filesystem::path&, const CsvOptions&);
+
+}  // namespace ad::nn

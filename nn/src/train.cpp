@@ -1,0 +1,231 @@
+// The fit loop, evaluate and predict, and the progress display.
+
+#include <ad/nn/train.hpp>
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace ad::nn {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The class predicted by column j of outputs: the largest logit, or for one row of binary
+// logits, whether it is positive.
+template <class M>
+int predicted_class(const M& outputs, Index j) {
+  Index best = 0;
+  if (outputs.rows() == 1) {
+    best = outputs(0, j) > 0 ? 1 : 0;
+  } else {
+    outputs.col(j).maxCoeff(&best);
+  }
+  return static_cast<int>(best);
+}
+
+// Samples in outputs (one column each) whose predicted class is the label.
+template <class T>
+Index correct(const Eigen::Map<const Matrix<T>>& outputs, std::span<const int> labels) {
+  Index hits = 0;
+  for (Index j = 0; j < outputs.cols(); ++j) {
+    hits += predicted_class(outputs, j) == labels[static_cast<std::size_t>(j)];
+  }
+  return hits;
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<long>(std::lround(seconds));
+  return s >= 60 ? fmt::format("{}m{:02}s", s / 60, s % 60) : fmt::format("{}s", s);
+}
+
+// A one-line bar redrawn in place on a terminal, at most ten times a second.
+class ProgressBar {
+ public:
+  ProgressBar(std::FILE* out, int epoch, int epochs, Index batches)
+      : out_(out), epoch_(epoch), epochs_(epochs), batches_(batches) {}
+
+  void update(Index done, double loss, Index samples, double elapsed) {
+    if (done < batches_ && elapsed - last_ < 0.1) return;
+    last_ = elapsed;
+    constexpr int width = 24;
+    const double fraction = static_cast<double>(done) / static_cast<double>(batches_);
+    const auto filled = static_cast<int>(fraction * width);
+    const double rate = elapsed > 0 ? static_cast<double>(samples) / elapsed : 0;
+    const double left = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
+    fmt::print(out_,
+               "\r\x1b[Kepoch {}/{} [{:=<{}}{:<{}}] {}/{}  loss {:.4f}  {:.0f} samples/s  {} left",
+               epoch_, epochs_, "", filled, filled < width ? ">" : "", width - filled, done,
+               batches_, loss, rate, format_duration(left));
+    std::fflush(out_);
+  }
+
+  void clear() {
+    fmt::print(out_, "\r\x1b[K");
+    std::fflush(out_);
+  }
+
+ private:
+  std::FILE* out_;
+  int epoch_;
+  int epochs_;
+  Index batches_;
+  double last_ = -1;
+};
+
+void print_epoch(std::FILE* out, const EpochStats& s, int epochs) {
+  std::string line = fmt::format("epoch {:>{}}/{}  loss {:.4f}", s.epoch,
+                                 fmt::formatted_size("{}", epochs), epochs, s.train_loss);
+  if (!std::isnan(s.train_accuracy)) line += fmt::format("  acc {:.4f}", s.train_accuracy);
+  if (!std::isnan(s.val_loss)) line += fmt::format("  val_loss {:.4f}", s.val_loss);
+  if (!std::isnan(s.val_accuracy)) line += fmt::format("  val_acc {:.4f}", s.val_accuracy);
+  line += fmt::format("  lr {:.3g}  {:.2f} s", s.learning_rate, s.seconds);
+  fmt::print(out, "{}\n", line);
+  std::fflush(out);
+}
+
+}  // namespace
+
+template <class T>
+History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
+            const FitOptions<T>& options) {
+  if (options.epochs < 0) {
+    throw ad::Error(
+        fmt::format("fit: the number of epochs ({}) must not be negative", options.epochs));
+  }
+  if (train.size() == 0) throw ad::Error("fit: the training set is empty");
+  Batcher<T> batcher(train, options.batch_size, options.shuffle, options.seed);
+  const Index batches = batcher.batches_per_epoch();
+  Progress mode = options.progress;
+  if (mode == Progress::automatic) {
+    mode = options.out && isatty(fileno(options.out)) ? Progress::bar : Progress::lines;
+  }
+  if (!options.out) mode = Progress::none;
+
+  Tape<T> tape;
+  Batch<T> batch;
+  History history;
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto start = Clock::now();
+    ProgressBar bar(options.out, epoch, options.epochs, batches);
+    batcher.start_epoch();
+    double loss_sum = 0;
+    Index seen = 0;
+    Index hits = 0;
+    for (Index b = 0; batcher.next(batch); ++b) {
+      if (options.schedule) {
+        optimizer.set_learning_rate(
+            options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
+      }
+      tape.clear();
+      const Var<T> output = model(tape.constant(batch.x()));
+      const Var<T> l = loss(output, batch);
+      const double value = l.value()(0, 0);
+      if (!std::isfinite(value)) {
+        throw ad::NumericError(fmt::format(
+            "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be too "
+            "high",
+            value, epoch, b + 1, optimizer.learning_rate()));
+      }
+      optimizer.zero_grad();
+      tape.backward(l);
+      optimizer.step();
+      loss_sum += value * static_cast<double>(batch.size());
+      seen += batch.size();
+      if (!batch.labels().empty()) hits += correct(output.value(), batch.labels());
+      if (mode == Progress::bar) {
+        bar.update(b + 1, loss_sum / static_cast<double>(seen), seen, seconds_since(start));
+      }
+    }
+    EpochStats stats;
+    stats.epoch = epoch;
+    stats.seconds = seconds_since(start);
+    stats.train_loss = loss_sum / static_cast<double>(seen);
+    if (!train.labels.empty()) {
+      stats.train_accuracy = static_cast<double>(hits) / static_cast<double>(seen);
+    }
+    stats.learning_rate = optimizer.learning_rate();
+    if (options.validation) {
+      const Evaluation e =
+          evaluate(model, loss, *options.validation, std::max<Index>(options.batch_size, 256));
+      stats.val_loss = e.loss;
+      stats.val_accuracy = e.accuracy;
+    }
+    history.epochs.push_back(stats);
+    if (mode == Progress::bar) bar.clear();
+    if (mode != Progress::none) print_epoch(options.out, stats, options.epochs);
+    bool go_on = true;
+    for (const Callback& callback : options.callbacks) go_on = callback(stats) && go_on;
+    if (!go_on) break;
+  }
+  return history;
+}
+
+template <class T>
+Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
+                    Index batch_size) {
+  if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
+  Batcher<T> batcher(data, batch_size, false);
+  batcher.start_epoch();
+  Tape<T> tape;
+  Batch<T> batch;
+  double loss_sum = 0;
+  Index hits = 0;
+  while (batcher.next(batch)) {
+    tape.clear();
+    const Var<T> output = model(tape.constant(batch.x()));
+    loss_sum += loss(output, batch).value()(0, 0) * static_cast<double>(batch.size());
+    if (!batch.labels().empty()) hits += correct(output.value(), batch.labels());
+  }
+  Evaluation e;
+  e.loss = loss_sum / static_cast<double>(data.size());
+  if (!data.labels.empty())
+    e.accuracy = static_cast<double>(hits) / static_cast<double>(data.size());
+  return e;
+}
+
+template <class T>
+Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size) {
+  if (batch_size <= 0) {
+    throw ad::Error(fmt::format("predict: the batch size must be at least 1, got {}", batch_size));
+  }
+  Tape<T> tape;
+  Matrix<T> outputs;
+  for (Index start = 0; start < x.cols(); start += batch_size) {
+    const Index n = std::min(batch_size, x.cols() - start);
+    tape.clear();
+    const Var<T> y = model(tape.constant(x.middleCols(start, n)));
+    if (start == 0) outputs.resize(y.rows(), x.cols());
+    outputs.middleCols(start, n) = y.value();
+  }
+  return outputs;
+}
+
+template <class T>
+std::vector<int> classes_of(const Eigen::Ref<const Matrix<T>>& outputs) {
+  std::vector<int> classes(static_cast<std::size_t>(outputs.cols()));
+  for (Index j = 0; j < outputs.cols(); ++j) {
+    classes[static_cast<std::size_t>(j)] = predicted_class(outputs, j);
+  }
+  return classes;
+}
+
+template History fit(Layer<float>&, const Loss<float>&, Optimizer<float>&, const Dataset<float>&,
+                     const FitOptions<float>&);
+template History fit(Layer<double>&, const Loss<double>&, Optimizer<double>&,
+                     const Dataset<double>&, const FitOptions<double>&);
+template Evaluation evaluate(Layer<float>&, const Loss<float>&, const Dataset<float>&, Index);
+template Evaluation evaluate(Layer<double>&, const Loss<double>&, const Dataset<double>&, Index);
+template Matrix<float> predict(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
+template Matrix<double> predict(Layer<double>&, const Eigen::Ref<const Matrix<double>>&, Index);
+template std::vector<int> classes_of(const Eigen::Ref<const Matrix<float>>&);
+template std::vector<int> classes_of(const Eigen::Ref<const Matrix<double>>&);
+
+}  // namespace ad::nn
