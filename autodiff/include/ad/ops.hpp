@@ -119,7 +119,8 @@ Var<T> divide(const Var<T>& a, const Var<T>& b,
               std::source_location where = std::source_location::current());
 // C = A^p (scalar p)             Ā += C̄ ⊙ p A^(p−1)
 template <class T>
-Var<T> pow(const Var<T>& a, T p, std::source_location where = std::source_location::current());
+Var<T> pow(const Var<T>& a, std::type_identity_t<T> p,
+           std::source_location where = std::source_location::current());
 // C = √A                        Ā += C̄ ⊘ (2 C)
 template <class T>
 Var<T> sqrt(const Var<T>& a, std::source_location where = std::source_location::current());
@@ -137,7 +138,7 @@ template <class T>
 Var<T> log_sigmoid(const Var<T>& a, std::source_location where = std::source_location::current());
 // C = min(max(A, lo), hi)       Ā += C̄ ⊙ [lo ≤ A ≤ hi]   (ad::Error if lo > hi)
 template <class T>
-Var<T> clamp(const Var<T>& a, T lo, T hi,
+Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T> hi,
              std::source_location where = std::source_location::current());
 
 // Reductions along one axis, keeping 2-D shapes. Axis::rows reduces down the rows, leaving
@@ -186,6 +187,12 @@ Var<T> hcat(std::initializer_list<Var<T>> parts,
             std::source_location where = std::source_location::current()) {
   return hcat(std::span<const Var<T>>(parts.begin(), parts.size()), where);
 }
+// Two parts, found by argument-dependent lookup (a braced list needs ad::hcat({…})).
+template <class T>
+Var<T> hcat(const Var<T>& a, const Var<T>& b,
+            std::source_location where = std::source_location::current()) {
+  return hcat({a, b}, where);
+}
 // C = [A; B; …] (same columns)  Ā += C̄[A's rows, :] ; B̄ += C̄[B's rows, :] ; …
 template <class T>
 Var<T> vcat(std::span<const Var<T>> parts,
@@ -194,6 +201,12 @@ template <class T>
 Var<T> vcat(std::initializer_list<Var<T>> parts,
             std::source_location where = std::source_location::current()) {
   return vcat(std::span<const Var<T>>(parts.begin(), parts.size()), where);
+}
+// Two parts, found by argument-dependent lookup (a braced list needs ad::vcat({…})).
+template <class T>
+Var<T> vcat(const Var<T>& a, const Var<T>& b,
+            std::source_location where = std::source_location::current()) {
+  return vcat({a, b}, where);
 }
 // C = A stretched to rows x cols (NumPy broadcasting)   Ā += reduce(C̄)
 template <class T>

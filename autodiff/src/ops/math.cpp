@@ -115,7 +115,7 @@ Var<T> divide(const Var<T>& a, const Var<T>& b, std::source_location where) {
 }
 
 template <class T>
-Var<T> pow(const Var<T>& a, T p, std::source_location where) {
+Var<T> pow(const Var<T>& a, std::type_identity_t<T> p, std::source_location where) {
   return elementwise<Pow<T>>("pow", a, where, {p, T(0)});
 }
 
@@ -145,7 +145,8 @@ Var<T> log_sigmoid(const Var<T>& a, std::source_location where) {
 }
 
 template <class T>
-Var<T> clamp(const Var<T>& a, T lo, T hi, std::source_location where) {
+Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T> hi,
+             std::source_location where) {
   if (!(lo <= hi)) {
     throw Error(
         fmt::format("clamp: the bounds must satisfy lo <= hi, got lo = {} and hi = {} (at {})", lo,
