@@ -96,9 +96,9 @@ struct FitOptions {
   std::uint64_t seed = 0;  // the shuffling order
   bool shuffle = true;
   const Dataset<T>* validation = nullptr;
-  Schedule schedule;  // empty: keep the optimiser's rate
+  Schedule schedule = {};  // empty: keep the optimiser's rate
   Progress progress = Progress::automatic;
-  std::vector<Callback> callbacks;
+  std::vector<Callback> callbacks = {};
   std::FILE* out = stdout;
 };
 
