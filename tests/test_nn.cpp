@@ -1,0 +1,520 @@
+#define BOOST_TEST_MODULE nn
+#include <boost/test/unit_test.hpp>
+
+#include <ad/ad.hpp>
+#include <ad/nn/nn.hpp>
+
+#include <unistd.h>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <new>
+#include <random>
+
+namespace nn = ad::nn;
+namespace fs = std::filesystem;
+using Index = Eigen::Index;
+
+// Counts operator new calls, to show that a steady-state training step allocates nothing
+// through it (the tape's arena and node list, the optimiser, the batcher).
+namespace {
+std::atomic<long> g_news{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  ++g_news;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  ++g_news;
+  const auto align = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
+  throw std::bad_alloc();
+}
+// GCC pairs a replaced operator new with the library's and flags std::free here; the pair
+// below is malloc/free on both sides.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace {
+
+// A scratch directory removed at the end of a test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("ad-test-nn-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+// Gaussian blobs, one per class, around well-separated centres.
+nn::Dataset<double> blobs(int classes, Index per_class, std::mt19937_64& rng) {
+  std::normal_distribution<double> noise(0.0, 0.3);
+  nn::Dataset<double> d;
+  d.x.resize(2, classes * per_class);
+  for (int c = 0; c < classes; ++c) {
+    const double angle = 2 * M_PI * c / classes;
+    for (Index i = 0; i < per_class; ++i) {
+      const Index j = c * per_class + i;
+      d.x(0, j) = 2 * std::cos(angle) + noise(rng);
+      d.x(1, j) = 2 * std::sin(angle) + noise(rng);
+      d.labels.push_back(c);
+    }
+  }
+  return d;
+}
+
+template <class T>
+void require_same_bits(nn::Layer<T>& a, nn::Layer<T>& b) {
+  const auto pa = a.parameters();
+  const auto pb = b.parameters();
+  BOOST_REQUIRE_EQUAL(pa.size(), pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    BOOST_REQUIRE_EQUAL(pa[i]->size(), pb[i]->size());
+    BOOST_TEST(std::memcmp(pa[i]->value().data(), pb[i]->value().data(),
+                           static_cast<std::size_t>(pa[i]->size()) * sizeof(T)) == 0,
+               "parameter " << i << " differs");
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(dense_computes_w_a_plus_b) {
+  std::mt19937_64 rng(1);
+  nn::Dense<double> layer(3, 2, rng);
+  ad::Matrix<double> a = ad::random_normal<double>(3, 4, rng);
+  ad::Tape<double> tape;
+  const ad::Matrix<double> z = layer(tape.constant(a)).value();
+  const ad::Matrix<double> expected =
+      (layer.weight().value() * a).colwise() + layer.bias().value().col(0);
+  BOOST_TEST(z.isApprox(expected));
+  BOOST_TEST(layer.weight().rows() == 2);
+  BOOST_TEST(layer.weight().cols() == 3);
+  BOOST_TEST(layer.bias().rows() == 2);
+  BOOST_TEST(layer.bias().cols() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(dense_rejects_inputs_of_the_wrong_size) {
+  std::mt19937_64 rng(1);
+  nn::Dense<double> layer(3, 2, rng);
+  ad::Tape<double> tape;
+  try {
+    layer(tape.constant(ad::Matrix<double>::Zero(4, 5)));
+    BOOST_FAIL("no ShapeError");
+  } catch (const ad::ShapeError& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find("Dense(3 -> 2)") != std::string::npos, what);
+    BOOST_TEST(what.find("4x5") != std::string::npos, what);
+  }
+  BOOST_CHECK_THROW(nn::Dense<double>(0, 2, rng), ad::ShapeError);
+}
+
+BOOST_AUTO_TEST_CASE(whole_network_gradient_matches_central_differences) {
+  std::mt19937_64 rng(2);
+  const std::vector<Index> sizes = {3, 4, 5, 3};
+  nn::Sequential<double> model = nn::mlp<double>(sizes, nn::Activation::tanh, rng);
+  model.add(nn::Sigmoid<double>());
+  model.add(nn::Dense<double>(3, 4, rng, nn::Init::glorot_uniform));
+  const ad::Matrix<double> x = ad::random_normal<double>(3, 6, rng);
+  const std::vector<int> labels = {0, 3, 1, 2, 2, 0};
+  auto loss = [&] {
+    ad::Tape<double> tape;
+    return softmax_cross_entropy(model(tape.constant(x)), std::span<const int>(labels))
+        .value()(0, 0);
+  };
+
+  {
+    ad::Tape<double> tape;
+    for (auto* p : model.parameters()) p->zero_grad();
+    tape.backward(softmax_cross_entropy(model(tape.constant(x)), std::span<const int>(labels)));
+  }
+  const double h = 1e-6;
+  int checked = 0;
+  for (auto* p : model.parameters()) {
+    for (Index k = 0; k < p->size(); ++k) {
+      double& v = p->value().data()[k];
+      const double saved = v;
+      v = saved + h;
+      const double up = loss();
+      v = saved - h;
+      const double down = loss();
+      v = saved;
+      const double numeric = (up - down) / (2 * h);
+      const double analytic = p->grad().data()[k];
+      BOOST_TEST(std::abs(analytic - numeric) <= 1e-7 + 1e-5 * std::abs(numeric),
+                 p->name() << "[" << k << "]: analytic " << analytic << ", numeric " << numeric);
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked == static_cast<int>(model.parameter_count()));
+
+  // And with respect to the input, through the engine's own gradient check.
+  auto f = [&](std::span<const ad::Var<double>> in) {
+    return softmax_cross_entropy(model(in[0]), std::span<const int>(labels));
+  };
+  const ad::GradcheckResult r = ad::gradcheck(f, {x});
+  BOOST_TEST(r.passed, ad::to_string(r));
+}
+
+BOOST_AUTO_TEST_CASE(xor_is_learned_with_sigmoid_and_binary_cross_entropy) {
+  nn::Dataset<double> xor_data;
+  xor_data.x.resize(2, 4);
+  xor_data.x << 0, 0, 1, 1,  //
+      0, 1, 0, 1;
+  xor_data.y.resize(1, 4);
+  xor_data.y << 0, 1, 1, 0;
+  xor_data.labels = {0, 1, 1, 0};
+  std::mt19937_64 rng(3);
+  const std::vector<Index> sizes = {2, 8, 1};
+  nn::Sequential<double> model =
+      nn::mlp<double>(sizes, nn::Activation::sigmoid, rng, nn::Init::glorot_uniform);
+  nn::Adam<double> opt(model.parameters(), {.lr = 0.05});
+  nn::fit<double>(model, nn::BinaryCrossEntropy{}, opt, xor_data,
+                  {.epochs = 2000, .batch_size = 4, .progress = nn::Progress::none});
+  const nn::Evaluation e = nn::evaluate<double>(model, nn::BinaryCrossEntropy{}, xor_data);
+  BOOST_TEST(e.accuracy == 1.0);
+  BOOST_TEST(e.loss < 0.05);
+  const std::vector<int> predicted = nn::classes_of<double>(nn::predict<double>(model, xor_data.x));
+  BOOST_TEST(predicted == xor_data.labels, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(linear_regression_with_mse_converges_to_the_true_weights) {
+  std::mt19937_64 rng(4);
+  nn::Dataset<double> d;
+  d.x = ad::random_uniform<double>(2, 200, rng);
+  d.y = (2 * d.x.row(0) - 3 * d.x.row(1)).array() + 1;
+  nn::Sequential<double> model;
+  auto& dense = model.add(nn::Dense<double>(2, 1, rng));
+  nn::SGD<double> opt(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  const nn::History h =
+      nn::fit<double>(model, nn::MeanSquaredError{}, opt, d,
+                      {.epochs = 100, .batch_size = 20, .progress = nn::Progress::none});
+  BOOST_TEST(h.epochs.back().train_loss < 1e-8);
+  BOOST_TEST(dense.weight().value()(0, 0) == 2.0, boost::test_tools::tolerance(1e-4));
+  BOOST_TEST(dense.weight().value()(0, 1) == -3.0, boost::test_tools::tolerance(1e-4));
+  BOOST_TEST(dense.bias().value()(0, 0) == 1.0, boost::test_tools::tolerance(1e-4));
+}
+
+BOOST_AUTO_TEST_CASE(nonlinear_regression_loss_falls) {
+  std::mt19937_64 rng(5);
+  nn::Dataset<double> d;
+  d.x = ad::random_uniform<double>(1, 256, rng, -2.0, 2.0);
+  d.y = d.x.array().sin().matrix();
+  const std::vector<Index> sizes = {1, 16, 16, 1};
+  nn::Sequential<double> model = nn::mlp<double>(sizes, nn::Activation::tanh, rng);
+  nn::Adam<double> opt(model.parameters(), {.lr = 1e-2});
+  const nn::History h =
+      nn::fit<double>(model, nn::MeanSquaredError{}, opt, d,
+                      {.epochs = 150, .batch_size = 32, .progress = nn::Progress::none});
+  BOOST_TEST(h.epochs.back().train_loss < 1e-3);
+  BOOST_TEST(h.epochs.back().train_loss < h.epochs.front().train_loss / 50);
+}
+
+BOOST_AUTO_TEST_CASE(multiclass_blobs_are_separated) {
+  std::mt19937_64 rng(6);
+  const nn::Dataset<double> data = blobs(4, 100, rng);
+  auto [train, test] = data.split(0.25, 7);
+  const std::vector<Index> sizes = {2, 16, 4};
+  nn::Sequential<double> model =
+      nn::mlp<double>(sizes, nn::Activation::relu, rng, nn::Init::he_normal);
+  nn::SGD<double> opt(model.parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+  const nn::History h = nn::fit<double>(
+      model, nn::CrossEntropy{}, opt, train,
+      {.epochs = 30, .batch_size = 16, .validation = &test, .progress = nn::Progress::none});
+  BOOST_TEST(h.epochs.size() == 30u);
+  BOOST_TEST(h.epochs.back().val_accuracy > 0.95);
+  BOOST_TEST(nn::evaluate<double>(model, nn::CrossEntropy{}, test).accuracy ==
+             h.epochs.back().val_accuracy);
+}
+
+BOOST_AUTO_TEST_CASE(the_same_seed_gives_bit_identical_training) {
+  auto train = [](std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const nn::Dataset<float> data = [&] {
+      std::mt19937_64 data_rng(1);
+      nn::Dataset<double> d = blobs(3, 50, data_rng);
+      nn::Dataset<float> f;
+      f.x = d.x.cast<float>();
+      f.labels = d.labels;
+      return f;
+    }();
+    const std::vector<Index> sizes = {2, 8, 3};
+    nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+    nn::AdamW<float> opt(model.parameters());
+    nn::fit<float>(model, nn::CrossEntropy{}, opt, data,
+                   {.epochs = 3, .batch_size = 8, .seed = seed, .progress = nn::Progress::none});
+    return model;
+  };
+  nn::Sequential<float> a = train(11);
+  nn::Sequential<float> b = train(11);
+  nn::Sequential<float> c = train(12);
+  require_same_bits(a, b);
+  BOOST_TEST(!a.parameters()[0]->value().isApprox(c.parameters()[0]->value()));
+}
+
+BOOST_AUTO_TEST_CASE(callbacks_see_each_epoch_and_can_stop) {
+  std::mt19937_64 rng(8);
+  const nn::Dataset<double> data = blobs(2, 20, rng);
+  nn::Sequential<double> model;
+  model.add(nn::Dense<double>(2, 2, rng));
+  nn::SGD<double> opt(model.parameters(), {.lr = 0.1});
+  std::vector<int> seen;
+  nn::FitOptions<double> options{.epochs = 10, .batch_size = 8, .progress = nn::Progress::none};
+  options.callbacks.push_back([&](const nn::EpochStats& s) {
+    seen.push_back(s.epoch);
+    return s.epoch < 3;
+  });
+  const nn::History h = nn::fit<double>(model, nn::CrossEntropy{}, opt, data, options);
+  BOOST_TEST(h.epochs.size() == 3u);
+  BOOST_TEST(seen == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(sgd_momentum_and_nesterov_follow_their_formulas) {
+  for (bool nesterov : {false, true}) {
+    ad::Parameter<double> p(ad::Matrix<double>::Constant(1, 1, 1.0));
+    nn::SGD<double> opt({&p},
+                        {.lr = 0.1, .momentum = 0.5, .nesterov = nesterov, .weight_decay = 0.2});
+    double value = 1.0;
+    double velocity = 0.0;
+    for (int step = 0; step < 3; ++step) {
+      const double grad = 3.0 - step;
+      p.grad()(0, 0) = grad;
+      opt.step();
+      const double g = grad + 0.2 * value;
+      velocity = 0.5 * velocity + g;
+      value -= 0.1 * (nesterov ? g + 0.5 * velocity : velocity);
+      BOOST_TEST(p.value()(0, 0) == value, boost::test_tools::tolerance(1e-14));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(adam_first_step_moves_each_element_by_the_learning_rate) {
+  ad::Parameter<double> p(ad::Matrix<double>::Zero(1, 3));
+  p.grad() << 1e-3, -5.0, 200.0;
+  nn::Adam<double> opt({&p}, {.lr = 0.01});
+  opt.step();
+  // m̂ = g and v̂ = g², so the step is η g / |g| (up to ε).
+  BOOST_TEST(p.value()(0, 0) == -0.01, boost::test_tools::tolerance(1e-4));
+  BOOST_TEST(p.value()(0, 1) == 0.01, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(p.value()(0, 2) == -0.01, boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(adamw_decays_decoupled_from_the_gradient) {
+  ad::Parameter<double> w(ad::Matrix<double>::Constant(2, 2, 4.0));
+  nn::AdamW<double> adamw({&w}, {.lr = 0.1, .weight_decay = 0.5});
+  adamw.step();  // zero gradient: only the decay acts
+  BOOST_TEST(w.value()(1, 1) == 4.0 * (1 - 0.1 * 0.5), boost::test_tools::tolerance(1e-12));
+
+  // Adam's L2 penalty goes through the moments instead: a first step of η.
+  ad::Parameter<double> a(ad::Matrix<double>::Constant(1, 1, 4.0));
+  nn::Adam<double> adam({&a}, {.lr = 0.1, .weight_decay = 0.5});
+  adam.step();
+  BOOST_TEST(a.value()(0, 0) == 3.9, boost::test_tools::tolerance(1e-6));
+  adam.zero_grad();
+  BOOST_TEST(a.grad()(0, 0) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
+  const nn::Schedule cosine = nn::cosine_lr(1.0, 10, 0.1);
+  BOOST_TEST(cosine(0) == 1.0);
+  BOOST_TEST(cosine(5) == 0.55, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(cosine(10) == 0.1, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(cosine(2.5) > cosine(2.6));
+  const nn::Schedule warm = nn::cosine_lr(1.0, 10, 0.0, 2);
+  BOOST_TEST(warm(1) == 0.5, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(warm(2) == 1.0, boost::test_tools::tolerance(1e-12));
+  const nn::Schedule step = nn::step_lr(1.0, 3, 0.1);
+  BOOST_TEST(step(2.9) == 1.0);
+  BOOST_TEST(step(3.0) == 0.1, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(step(6.5) == 0.01, boost::test_tools::tolerance(1e-12));
+  BOOST_CHECK_THROW(nn::cosine_lr(1.0, 0), ad::Error);
+
+  // fit sets the optimiser's rate from the schedule at every step.
+  std::mt19937_64 rng(9);
+  const nn::Dataset<double> data = blobs(2, 8, rng);
+  nn::Sequential<double> model;
+  model.add(nn::Dense<double>(2, 2, rng));
+  nn::SGD<double> opt(model.parameters(), {.lr = 123});
+  const nn::History h = nn::fit<double>(model, nn::CrossEntropy{}, opt, data,
+                                        {.epochs = 2,
+                                         .batch_size = 4,
+                                         .schedule = nn::constant_lr(0.25),
+                                         .progress = nn::Progress::none});
+  BOOST_TEST(opt.learning_rate() == 0.25);
+  BOOST_TEST(h.epochs.back().learning_rate == 0.25);
+}
+
+BOOST_AUTO_TEST_CASE(initialisations_have_their_ranges) {
+  std::mt19937_64 rng(10);
+  nn::Dense<double> glorot(300, 100, rng, nn::Init::glorot_uniform);
+  const double g = std::sqrt(6.0 / 400);
+  BOOST_TEST(glorot.weight().value().cwiseAbs().maxCoeff() <= g);
+  BOOST_TEST(glorot.weight().value().cwiseAbs().maxCoeff() > 0.9 * g);
+  BOOST_TEST(glorot.bias().value().isZero());
+
+  nn::Dense<double> he(200, 300, rng, nn::Init::he_normal);
+  const auto& w = he.weight().value();
+  const double variance = (w.array() - w.mean()).square().mean();
+  BOOST_TEST(variance == 2.0 / 200, boost::test_tools::tolerance(0.05));
+
+  nn::Dense<double> torch(50, 40, rng, nn::Init::pytorch_uniform);
+  BOOST_TEST(torch.weight().value().cwiseAbs().maxCoeff() <= 1 / std::sqrt(50.0));
+  BOOST_TEST(torch.bias().value().cwiseAbs().maxCoeff() <= 1 / std::sqrt(50.0));
+  BOOST_TEST(!torch.bias().value().isZero());
+
+  std::mt19937_64 a(3), b(3);
+  nn::Dense<float> da(5, 4, a), db(5, 4, b);
+  BOOST_TEST((da.weight().value() == db.weight().value()));
+  BOOST_TEST((nn::parse_init("he_normal") == nn::Init::he_normal));
+  BOOST_CHECK_THROW(nn::parse_init("zeros"), ad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(summary_lists_layers_shapes_and_counts) {
+  std::mt19937_64 rng(1);
+  const std::vector<Index> sizes = {784, 256, 128, 10};
+  nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  BOOST_TEST(model.parameter_count() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
+  const std::string s = model.summary();
+  BOOST_TEST(s.find("Dense(784 -> 256)") != std::string::npos, s);
+  BOOST_TEST(s.find("ReLU") != std::string::npos, s);
+  BOOST_TEST(s.find("235146") != std::string::npos, s);
+  BOOST_TEST(model.parameters().size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(save_and_load_round_trip_is_bit_exact) {
+  TempDir dir;
+  std::mt19937_64 rng(12);
+  const std::vector<Index> sizes = {5, 7, 3};
+  nn::Sequential<float> saved = nn::mlp<float>(sizes, nn::Activation::tanh, rng);
+  nn::Sequential<float> loaded = nn::mlp<float>(sizes, nn::Activation::tanh, rng);
+  BOOST_TEST(!saved.parameters()[0]->value().isApprox(loaded.parameters()[0]->value()));
+  const fs::path file = dir.path / "model.bin";
+  nn::save(saved, file);
+  nn::load(loaded, file);
+  require_same_bits(saved, loaded);
+  // Saving again over the file replaces it and leaves no temporary behind.
+  nn::save(loaded, file);
+  BOOST_TEST(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  const ad::Matrix<float> x = ad::random_normal<float>(5, 4, rng);
+  BOOST_TEST((nn::predict<float>(saved, x) == nn::predict<float>(loaded, x)));
+}
+
+BOOST_AUTO_TEST_CASE(load_rejects_truncated_corrupt_and_mismatched_files) {
+  TempDir dir;
+  std::mt19937_64 rng(13);
+  const std::vector<Index> sizes = {4, 6, 2};
+  nn::Sequential<double> model = nn::mlp<double>(sizes, nn::Activation::relu, rng);
+  const fs::path good = dir.path / "good.bin";
+  nn::save(model, good);
+  std::vector<char> bytes(fs::file_size(good));
+  std::ifstream(good, std::ios::binary)
+      .read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  auto write = [&](const std::string& name, const std::vector<char>& content) {
+    const fs::path p = dir.path / name;
+    std::ofstream(p, std::ios::binary)
+        .write(content.data(), static_cast<std::streamsize>(content.size()));
+    return p;
+  };
+  auto expect_error = [&](const fs::path& p, nn::Layer<double>& into, const std::string& words) {
+    try {
+      nn::load(into, p);
+      BOOST_ERROR("no error loading " << p);
+    } catch (const nn::FileError& e) {
+      const std::string what = e.what();
+      BOOST_TEST(what.find(p.filename().string()) != std::string::npos, what);
+      BOOST_TEST(what.find(words) != std::string::npos, what);
+    }
+  };
+  const std::vector<double> before(model.parameters()[0]->value().data(),
+                                   model.parameters()[0]->value().data() + 24);
+  expect_error(write("truncated.bin", {bytes.begin(), bytes.end() - 9}), model, "truncated");
+  expect_error(write("header.bin", {bytes.begin(), bytes.begin() + 10}), model, "truncated");
+  std::vector<char> flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x10;
+  expect_error(write("flipped.bin", flipped), model, "checksum");
+  std::vector<char> magic = bytes;
+  magic[0] = 'X';
+  expect_error(write("magic.bin", magic), model, "not a model file");
+  std::vector<char> huge = bytes;
+  huge[16] = huge[17] = huge[18] = '\xff';  // a parameter count the file cannot hold
+  expect_error(write("huge.bin", huge), model, "parameters");
+  expect_error(dir.path / "missing.bin", model, "no such file");
+  // Nothing above touched the model.
+  BOOST_TEST(std::equal(before.begin(), before.end(), model.parameters()[0]->value().data()));
+
+  const std::vector<Index> wider = {4, 7, 2};
+  nn::Sequential<double> other = nn::mlp<double>(wider, nn::Activation::relu, rng);
+  expect_error(good, other, "7x4 in the model");
+  nn::Sequential<double> shallow;
+  shallow.add(nn::Dense<double>(4, 2, rng));
+  expect_error(good, shallow, "holds 4 parameters but the model has 2");
+  nn::Sequential<float> single = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  BOOST_CHECK_EXCEPTION(nn::load(single, good), nn::FileError, [](const nn::FileError& e) {
+    return std::string(e.what()).find("float64") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(history_is_written_as_csv) {
+  TempDir dir;
+  nn::History h;
+  h.epochs.push_back({.epoch = 1, .train_loss = 0.5, .train_accuracy = 0.75, .seconds = 2});
+  h.epochs.push_back({.epoch = 2, .train_loss = 0.25, .val_loss = 0.3, .val_accuracy = 0.8});
+  const fs::path csv = dir.path / "h.csv";
+  h.write_csv(csv);
+  std::ifstream in(csv);
+  std::string header, first, second;
+  std::getline(in, header);
+  std::getline(in, first);
+  std::getline(in, second);
+  BOOST_TEST(header ==
+             "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,learning_rate");
+  BOOST_TEST(first == "1,0.5,0.75,,,2,0");
+  BOOST_TEST(second == "2,0.25,,0.3,0.8,0,0");
+  BOOST_CHECK_THROW(nn::plot_history(h, dir.path / "curves.jpg"), nn::FileError);
+}
+
+BOOST_AUTO_TEST_CASE(a_steady_state_step_allocates_nothing_through_operator_new) {
+  std::mt19937_64 rng(14);
+  nn::Dataset<float> data;
+  data.x = ad::random_normal<float>(20, 256, rng);
+  data.labels.resize(256);
+  for (std::size_t j = 0; j < data.labels.size(); ++j) data.labels[j] = static_cast<int>(j % 5);
+  const std::vector<Index> sizes = {20, 32, 16, 5};
+  nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  nn::Adam<float> opt(model.parameters());
+  nn::Batcher<float> batcher(data, 32, true, 1);
+  const nn::Loss<float> loss = nn::CrossEntropy{};
+  ad::Tape<float> tape;
+  nn::Batch<float> batch;
+  auto step = [&] {
+    if (!batcher.next(batch)) {
+      batcher.start_epoch();
+      batcher.next(batch);
+    }
+    tape.clear();
+    auto l = loss(model(tape.constant(batch.x())), batch);
+    opt.zero_grad();
+    tape.backward(l);
+    opt.step();
+  };
+  batcher.start_epoch();
+  for (int i = 0; i < 3; ++i) step();
+  const long before = g_news.load();
+  for (int i = 0; i < 20; ++i) step();
+  BOOST_TEST(g_news.load() - before == 0);
+}
