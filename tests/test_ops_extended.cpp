@@ -164,8 +164,11 @@ BOOST_AUTO_TEST_CASE(det_of_a_singular_matrix_has_the_adjugate_as_gradient) {
   adjugate_t << 4, -2, -2, 1;
   BOOST_TEST((x.grad() - adjugate_t).cwiseAbs().maxCoeff() < 1e-12);
   Mat rank_one = Mat::Ones(3, 3);  // rank 1: every cofactor is 0
+  Mat zero_rows = Mat::Zero(3, 3);
+  zero_rows.row(0) << -0.37, 0.2, 0.1;
   check("det at rank n-1", [](Args v) { return det(v[0]); }, {a});
   check("det at rank 1 of 3", [](Args v) { return det(v[0]); }, {rank_one});
+  check("det with zero rows", [](Args v) { return det(v[0]); }, {zero_rows});
 }
 
 BOOST_AUTO_TEST_CASE(structure) {
@@ -274,6 +277,9 @@ BOOST_AUTO_TEST_CASE(singular_matrices_give_numeric_errors) {
   BOOST_TEST(tape.size() == before);  // a refused op leaves no node behind
   const V zero = tape.variable(Mat::Zero(1, 1));
   check_error<ad::NumericError>([&] { inverse(zero); }, {"inverse", "1x1"});
+  Mat zero_rows = Mat::Zero(3, 3);  // Eigen's rcond() estimate reads 1 here
+  zero_rows.row(0).setOnes();
+  check_error<ad::NumericError>([&] { inverse(tape.variable(zero_rows)); }, {"inverse", "3x3"});
 }
 
 BOOST_AUTO_TEST_CASE(out_of_domain_is_ieee_unless_checking) {

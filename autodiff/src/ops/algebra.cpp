@@ -23,12 +23,21 @@ void require_square(const char* op, const Var<T>& a, std::source_location where)
   }
 }
 
+// Eigen's rcond() estimate, or 0 if a pivot is 0 or not finite: the estimate itself is
+// meaningless there (it returns 1 for a matrix with a zero row).
+template <class T>
+T reciprocal_condition(const LU<T>& lu) {
+  const auto pivots = lu.matrixLU().diagonal().cwiseAbs();
+  if (!pivots.allFinite() || !(pivots.minCoeff() > T(0))) return T(0);
+  return lu.rcond();
+}
+
 // Throws ad::NumericError naming the op if A is singular to working precision. The ops
 // that need it test A before recording, so a singular input leaves no node on the tape;
 // the value rule then factors A again (an O(n³) cost paid twice, for that guarantee).
 template <class T>
 void require_regular(const char* op, const Var<T>& a, std::source_location where) {
-  const T rcond = LU<T>(a.value()).rcond();
+  const T rcond = reciprocal_condition(LU<T>(a.value()));
   if (!(rcond > std::numeric_limits<T>::epsilon())) {
     throw NumericError(fmt::format(
         "{}: the {} matrix is singular to working precision (reciprocal condition number "
@@ -85,7 +94,7 @@ struct Det {
     const LU<T> lu(r.x(0));
     const T cbar = r.ybar()(0, 0);
     // c A⁻ᵀ loses accuracy as A nears singularity; the SVD form does not.
-    if (lu.rcond() > std::sqrt(std::numeric_limits<T>::epsilon())) {
+    if (reciprocal_condition(lu) > std::sqrt(std::numeric_limits<T>::epsilon())) {
       r.xbar(0) += (cbar * r.y()(0, 0)) * lu.inverse().transpose();
     } else {
       r.xbar(0) += cbar * adjugate<T>(r.x(0)).transpose();
