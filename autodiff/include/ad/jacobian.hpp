@@ -55,8 +55,8 @@ struct JacobianCheckOptions {
     full,        // every Jacobian entry against central differences
     projection,  // vᵀJu for random v, u against the central difference of vᵀf along u
   };
-  GradcheckOptions tolerances;
   Mode mode = Mode::automatic;
+  GradcheckOptions tolerances;
   Eigen::Index full_limit = 4096;
   int projections = 3;
   std::uint64_t seed = 1;  // for the random v and u
