@@ -66,7 +66,7 @@ Dataset<T> load_mnist(const std::filesystem::path& dir, const std::string& split
 struct CsvOptions {
   // The target column: by header name if given, else by index (negative counts from the
   // end; -1 is the last column).
-  std::string label_name;
+  std::string label_name = {};
   int label_index = -1;
   char delimiter = ',';
 };
