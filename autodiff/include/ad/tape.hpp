@@ -141,9 +141,9 @@ struct Node {
   std::int32_t cols = 0;
   std::array<std::uint32_t, max_inputs> inputs{};
   std::uint8_t arity = 0;
-  bool needs_grad = false;    // some leaf below it is a variable or a parameter
-  bool has_adjoint = false;   // adjoint written in the current sweep (else it reads as 0)
-  bool owns_adjoint = true;   // false for a parameter: its adjoint is the parameter's gradient
+  bool needs_grad = false;       // some leaf below it is a variable or a parameter
+  bool has_adjoint = false;      // adjoint written in the current sweep (else it reads as 0)
+  bool owns_adjoint = true;      // false for a parameter: its adjoint is the parameter's gradient
   std::array<T, 2> constants{};  // an op's scalar arguments (a scale, a shift)
   std::source_location where;
 };
@@ -163,7 +163,8 @@ struct OpRecord {
 template <class T>
 class Tape {
  public:
-  Tape() = default;
+  // The first tape in a process also tunes glibc's malloc (see detail::keep_freed_memory).
+  Tape();
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 

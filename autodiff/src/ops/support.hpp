@@ -62,6 +62,13 @@ void broadcast_into(const Rule<T>& r, F f) {
   auto c = r.y();
   if (a.rows() == b.rows() && a.cols() == b.cols()) {
     c.array() = f(a.array(), b.array());
+  } else if (a.rows() == c.rows() && b.rows() == c.rows()) {
+    // Only columns stretch (a bias added to every sample): column by column, vectorised,
+    // rather than through replicate's index arithmetic per element.
+    for (Eigen::Index j = 0; j < c.cols(); ++j) {
+      c.col(j).array() =
+          f(a.col(a.cols() == 1 ? 0 : j).array(), b.col(b.cols() == 1 ? 0 : j).array());
+    }
   } else {
     c.array() = f(expand(a, c.rows(), c.cols()).array(), expand(b, c.rows(), c.cols()).array());
   }
