@@ -191,7 +191,9 @@ Dataset<T> load_mnist(const std::filesystem::path& dir, const std::string& split
                                 "[.gz]), as Debian's dataset-fashion-mnist installs it",
                                 name));
   };
-  return load_idx<T>(find(split + "-images-idx3-ubyte"), find(split + "-labels-idx1-ubyte"), scale);
+  const auto images = find(split + "-images-idx3-ubyte");
+  const auto labels = find(split + "-labels-idx1-ubyte");
+  return load_idx<T>(images, labels, scale);
 }
 
 template Dataset<float> load_idx(const std::filesystem::path&, const std::filesystem::path&, float);

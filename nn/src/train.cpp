@@ -42,6 +42,7 @@ Index correct(const Eigen::Map<const Matrix<T>>& outputs, std::span<const int> l
 }
 
 std::string format_duration(double seconds) {
+  if (seconds < 10) return fmt::format("{:.1f}s", seconds);
   const auto s = static_cast<long>(std::lround(seconds));
   return s >= 60 ? fmt::format("{}m{:02}s", s / 60, s % 60) : fmt::format("{}s", s);
 }
