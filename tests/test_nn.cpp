@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <numbers>
 #include <random>
 
 namespace nn = ad::nn;
@@ -68,7 +69,7 @@ nn::Dataset<double> blobs(int classes, Index per_class, std::mt19937_64& rng) {
   nn::Dataset<double> d;
   d.x.resize(2, classes * per_class);
   for (int c = 0; c < classes; ++c) {
-    const double angle = 2 * M_PI * c / classes;
+    const double angle = 2 * std::numbers::pi * c / classes;
     for (Index i = 0; i < per_class; ++i) {
       const Index j = c * per_class + i;
       d.x(0, j) = 2 * std::cos(angle) + noise(rng);
