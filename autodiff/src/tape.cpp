@@ -14,9 +14,6 @@
 namespace ad {
 namespace detail {
 
-// Each allocation starts on a 64-byte boundary (a cache line; Eigen's widest packet).
-constexpr std::size_t kAlignment = 64;
-
 // Eigen's matrix product takes its packing buffers from malloc on every call. glibc serves
 // blocks above 128 KiB with mmap, and returns freed memory at the top of the heap to the
 // system, so each product of a training step would fault fresh pages in: about 10 µs per
@@ -36,35 +33,29 @@ void keep_freed_memory() {
 
 template <class T>
 void Arena<T>::Block::Free::operator()(T* p) const {
-  ::operator delete (p, std::align_val_t{kAlignment});
+  ::operator delete (p, std::align_val_t{alignment});
 }
 
 template <class T>
-T* Arena<T>::allocate(std::size_t count) {
-  constexpr std::size_t per_line = kAlignment / sizeof(T);
-  const std::size_t n = (count + per_line - 1) / per_line * per_line;
-  for (; current_ < blocks_.size(); ++current_) {
-    Block& b = blocks_[current_];
-    if (b.size - b.used >= n) {
-      T* p = b.data.get() + b.used;
-      b.used += n;
-      return p;
+T* Arena<T>::allocate_in_next_block(std::size_t n) {
+  while (in_use_ < blocks_.size()) {
+    Block& b = blocks_[in_use_++];
+    if (b.size >= n) {
+      cursor_ = b.data.get() + n;
+      limit_ = b.data.get() + b.size;
+      return b.data.get();
     }
   }
   // Blocks grow geometrically, so a recording needs few of them.
   constexpr std::size_t first_block = (std::size_t{1} << 16) / sizeof(T);
   const std::size_t size =
       std::max({n, first_block, blocks_.empty() ? 0 : 2 * blocks_.back().size});
-  T* data = static_cast<T*>(::operator new (size * sizeof(T), std::align_val_t{kAlignment}));
-  blocks_.push_back(Block{std::unique_ptr<T[], typename Block::Free>(data), size, n});
-  current_ = blocks_.size() - 1;
+  T* data = static_cast<T*>(::operator new (size * sizeof(T), std::align_val_t{alignment}));
+  blocks_.push_back(Block{std::unique_ptr<T[], typename Block::Free>(data), size});
+  in_use_ = blocks_.size();
+  cursor_ = data + n;
+  limit_ = data + size;
   return data;
-}
-
-template <class T>
-void Arena<T>::rewind() {
-  for (Block& b : blocks_) b.used = 0;
-  current_ = 0;
 }
 
 template <class T>
@@ -79,24 +70,6 @@ std::size_t Arena<T>::capacity() const {
 template <class T>
 Tape<T>::Tape() {
   detail::keep_freed_memory();
-}
-
-template <class T>
-Tape<T>& Var<T>::tape() const {
-  if (!tape_) throw Error("an empty (default-constructed) ad::Var was used");
-  return *tape_;
-}
-
-template <class T>
-const detail::Node<T>& Tape<T>::node(const Var<T>& v) const {
-  check(v, "Var", std::source_location::current());
-  return nodes_[v.index_];
-}
-
-template <class T>
-Shape Var<T>::shape() const {
-  const auto& n = tape().node(*this);
-  return {n.rows, n.cols};
 }
 
 template <class T>
@@ -186,8 +159,12 @@ void Tape<T>::require_finite_adjoints(const detail::Node<T>& n) const {
   }
 }
 
+namespace detail {
+void throw_empty_var() { throw Error("an empty (default-constructed) ad::Var was used"); }
+}  // namespace detail
+
 template <class T>
-void Tape<T>::check(const Var<T>& v, const char* op, std::source_location where) const {
+void Tape<T>::reject(const Var<T>& v, const char* op, std::source_location where) const {
   if (!v.tape_) {
     throw Error(fmt::format("{}: an empty (default-constructed) Var was used (at {})", op,
                             to_string(where)));
@@ -195,11 +172,9 @@ void Tape<T>::check(const Var<T>& v, const char* op, std::source_location where)
   if (v.tape_ != this) {
     throw Error(fmt::format("{}: the Var belongs to another tape (at {})", op, to_string(where)));
   }
-  if (v.generation_ != generation_) {
-    throw Error(fmt::format(
-        "{}: the Var was recorded before tape.clear() rewound the tape; record it again (at {})",
-        op, to_string(where)));
-  }
+  throw Error(fmt::format(
+      "{}: the Var was recorded before tape.clear() rewound the tape; record it again (at {})", op,
+      to_string(where)));
 }
 
 template <class T>

@@ -108,26 +108,44 @@ class Var {
 
 namespace detail {
 
-// Storage for node values and adjoints: a list of blocks handed out front to back.
-// Rewinding resets the cursor and keeps the blocks.
+// Storage for node values and adjoints: a list of blocks handed out front to back, each
+// allocation starting on a cache line. Rewinding returns to the first block and keeps them
+// all, so the same sequence of allocations reuses the same memory.
 template <class T>
 class Arena {
  public:
-  T* allocate(std::size_t count);
-  void rewind();
+  static constexpr std::size_t alignment = 64;
+
+  T* allocate(std::size_t count) {
+    constexpr std::size_t per_line = alignment / sizeof(T);
+    const std::size_t n = (count + per_line - 1) / per_line * per_line;
+    if (n <= static_cast<std::size_t>(limit_ - cursor_)) {
+      T* p = cursor_;
+      cursor_ += n;
+      return p;
+    }
+    return allocate_in_next_block(n);
+  }
+  void rewind() {
+    in_use_ = 0;
+    cursor_ = limit_ = nullptr;
+  }
   std::size_t capacity() const;
 
  private:
+  T* allocate_in_next_block(std::size_t n);
+
   struct Block {
     struct Free {
       void operator()(T* p) const;
     };
     std::unique_ptr<T[], Free> data;
     std::size_t size = 0;
-    std::size_t used = 0;
   };
   std::vector<Block> blocks_;
-  std::size_t current_ = 0;
+  std::size_t in_use_ = 0;  // blocks started since the last rewind
+  T* cursor_ = nullptr;     // free space in the current block: [cursor_, limit_)
+  T* limit_ = nullptr;
 };
 
 template <class T>
@@ -208,7 +226,11 @@ class Tape {
   Var<T> record(const OpRecord<T>& op, std::source_location where);
 
   // Throws ad::Error unless v is a live node of this tape.
-  void check(const Var<T>& v, const char* op, std::source_location where) const;
+  void check(const Var<T>& v, const char* op, std::source_location where) const {
+    if (v.tape_ != this || v.generation_ != generation_) [[unlikely]] {
+      reject(v, op, where);
+    }
+  }
 
  private:
   friend class Var<T>;
@@ -221,7 +243,11 @@ class Tape {
              std::source_location where);
   // The node's adjoint, zeroed when first written in a sweep.
   Eigen::Map<Matrix<T>> adjoint(std::uint32_t index);
-  const detail::Node<T>& node(const Var<T>& v) const;
+  const detail::Node<T>& node(const Var<T>& v) const {
+    check(v, "Var", std::source_location::current());
+    return nodes_[v.index_];
+  }
+  [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;
   std::string describe(const detail::Node<T>& n) const;
   void require_finite_adjoints(const detail::Node<T>& n) const;
 
@@ -258,6 +284,24 @@ class Rule {
   Tape<T>* tape_;
   detail::Node<T>* node_;
 };
+
+namespace detail {
+[[noreturn]] void throw_empty_var();
+}  // namespace detail
+
+template <class T>
+inline Tape<T>& Var<T>::tape() const {
+  if (!tape_) [[unlikely]] {
+    detail::throw_empty_var();
+  }
+  return *tape_;
+}
+
+template <class T>
+inline Shape Var<T>::shape() const {
+  const detail::Node<T>& n = tape().node(*this);
+  return {n.rows, n.cols};
+}
 
 extern template class detail::Arena<float>;
 extern template class detail::Arena<double>;
