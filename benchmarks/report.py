@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""Reads the outputs that scripts/bench collects and prints issue 5's targets as one table.
+
+Inputs (files in the directory given as the argument):
+  bench_ops.json     Google Benchmark's JSON (--benchmark_out) with repetitions: the medians
+                     of BM_seed_network and BM_chain
+  mlp_step.txt       benchmarks/mlp_step's output: engine vs hand-written ms per step,
+                     heap allocations and minor page faults per steady-state step
+  mlp_step_blas.txt  the same from a build with AD_BLAS=ON (optional)
+  train_mlp.txt      examples/train_mlp's output: "seconds per epoch: ..."
+  train_mlp.time     /usr/bin/time -v of that run: "Maximum resident set size (kbytes): ..."
+  torch.txt          benchmarks/torch_compare.py's output: the "torch_best" lines
+
+Each row: what is measured, the figure, what it is compared with, the ratio, the goal and
+whether it is met. A missing input makes its rows read "not measured" rather than fail.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def read(directory, name):
+    path = directory / name
+    return path.read_text() if path.exists() else ""
+
+
+def parse_mlp_step(text):
+    """{'f32': {'engine': ms, 'hand': ms, 'allocations': n, 'faults': n}, 'f64': ...}."""
+    pattern = re.compile(
+        r"mlp_step (f32|f64): engine ([\d.]+) ms, hand-written ([\d.]+) ms.*?"
+        r"([\d.]+) heap allocations, ([\d.]+) minor page faults")
+    return {m[1]: {"engine": float(m[2]), "hand": float(m[3]),
+                   "allocations": float(m[4]), "faults": float(m[5])}
+            for m in pattern.finditer(text)}
+
+
+def parse_bench_ops(text):
+    """Median real time of BM_seed_network in ns, and BM_chain's ns per recorded op."""
+    if not text:
+        return {}
+    to_ns = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+    medians = {}
+    for b in json.loads(text)["benchmarks"]:
+        # With repetitions, use the median; without, the single run.
+        if b.get("aggregate_name", "median") != "median":
+            continue
+        name = b["run_name"] if "run_name" in b else b["name"]
+        if name == "BM_seed_network":
+            medians["seed_network"] = b["real_time"] * to_ns[b["time_unit"]]
+        elif name == "BM_chain":
+            medians["chain"] = b["ns_per_op"] * 1e9  # the counter is in seconds per op
+    return medians
+
+
+def parse_torch(text):
+    """{('mlp_step', 'f32', 'ms'): (value, 'threads=1 coretype=unset'), ...} of the best."""
+    best = {}
+    for m in re.finditer(r"^torch_best (\S+) (\S+) (\S+) (\S+) (.*)$", text, re.M):
+        best[(m[1], m[2], m[4])] = (float(m[3]), m[5].strip())
+    return best
+
+
+def parse_train(text, time_text):
+    seconds = re.search(r"seconds per epoch: ([\d.]+)", text)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_text)
+    accuracy = re.search(r"test accuracy: ([\d.]+)", text)
+    return {"seconds": float(seconds[1]) if seconds else None,
+            "rss": int(rss[1]) / 1024 if rss else None,
+            "accuracy": float(accuracy[1]) if accuracy else None}
+
+
+class Table:
+    """Rows of the target table, printed as Markdown."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, target, measured, reference, ratio, goal, met, unit=""):
+        def show(value):
+            return "not measured" if value is None else f"{value:.4g}{unit}"
+
+        if measured is None or (reference is None and ratio is None):
+            status = "not measured"
+        else:
+            status = "met" if met else "**missed**"
+        ratio_text = "" if ratio is None else f"{ratio:.3f}" if ratio < 10 else f"{ratio:.0f}"
+        reference_text = reference if isinstance(reference, str) else show(reference)
+        self.rows.append((target, show(measured), reference_text, ratio_text, goal, status))
+
+    def print(self):
+        header = ("target", "measured", "compared with", "ratio", "goal", "status")
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in self.rows:
+            print("| " + " | ".join(row) + " |")
+
+
+def ratio(a, b):
+    return None if a is None or b is None else a / b
+
+
+def mlp_rows(table, steps, torch, backend):
+    for precision in ("f32", "f64"):
+        step = steps.get(precision, {})
+        engine, hand = step.get("engine"), step.get("hand")
+        r = ratio(engine, hand)
+        table.add(f"MLP step {precision} ({backend}), engine vs hand-written", engine,
+                  None if hand is None else f"{hand:.4g} ms hand-written", r, "≤ 1.05",
+                  r is not None and r <= 1.05, " ms")
+        best = torch.get(("mlp_step", precision, "ms"))
+        r = ratio(engine, best and best[0])
+        table.add(f"MLP step {precision} ({backend}), engine vs PyTorch best", engine,
+                  best and f"{best[0]:.4g} ms PyTorch ({best[1]})", r, "≤ 0.75",
+                  r is not None and r <= 0.75, " ms")
+
+
+def main():
+    directory = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    steps = parse_mlp_step(read(directory, "mlp_step.txt"))
+    blas_steps = parse_mlp_step(read(directory, "mlp_step_blas.txt"))
+    ops = parse_bench_ops(read(directory, "bench_ops.json"))
+    torch = parse_torch(read(directory, "torch.txt"))
+    train = parse_train(read(directory, "train_mlp.txt"), read(directory, "train_mlp.time"))
+
+    table = Table()
+    mlp_rows(table, steps, torch, "Eigen GEMM")
+    if blas_steps:
+        mlp_rows(table, blas_steps, torch, "OpenBLAS")
+
+    seed = ops.get("seed_network")
+    table.add("seed-network gradient (f64)", seed, "150 ns", ratio(seed, 150), "≤ 150 ns",
+              seed is not None and seed <= 150, " ns")
+    torch_seed = torch.get(("seed_network", "f64", "us"))
+    speedup = ratio(torch_seed and torch_seed[0] * 1e3, seed)
+    table.add("seed-network gradient, PyTorch best / engine", seed,
+              torch_seed and f"{torch_seed[0] * 1e3:.4g} ns PyTorch ({torch_seed[1]})", speedup,
+              "≥ 200× faster", speedup is not None and speedup >= 200, " ns")
+    chain = ops.get("chain")
+    table.add("chain x ← σ(A x), per recorded op (f64)", chain, "25 ns", ratio(chain, 25),
+              "≤ 25 ns", chain is not None and chain <= 25, " ns")
+    torch_chain = torch.get(("chain", "f64", "ns_per_op"))
+    speedup = ratio(torch_chain and torch_chain[0], chain)
+    table.add("chain, PyTorch best / engine", chain,
+              torch_chain and f"{torch_chain[0]:.4g} ns PyTorch ({torch_chain[1]})", speedup,
+              "(information)", True, " ns")
+
+    for precision in ("f32", "f64"):
+        step = steps.get(precision, {})
+        allocations, faults = step.get("allocations"), step.get("faults")
+        table.add(f"heap allocations per steady-state step ({precision})", allocations, "0",
+                  None, "0",
+                  allocations is not None and allocations == 0)
+        table.add(f"minor page faults per steady-state step ({precision})", faults, "0",
+                  None, "0", faults is not None and faults == 0)
+
+    torch_epoch = torch.get(("fashion_mnist", "f32", "s_per_epoch"))
+    r = ratio(train["seconds"], torch_epoch and torch_epoch[0])
+    table.add("Fashion-MNIST seconds per epoch vs PyTorch best", train["seconds"],
+              torch_epoch and f"{torch_epoch[0]:.4g} s PyTorch ({torch_epoch[1]})", r, "≤ 0.7",
+              r is not None and r <= 0.7, " s")
+    torch_rss = torch.get(("fashion_mnist", "f32", "MiB_peak_rss"))
+    r = ratio(train["rss"], torch_rss and torch_rss[0])
+    table.add("Fashion-MNIST peak RSS vs PyTorch", train["rss"],
+              torch_rss and f"{torch_rss[0]:.4g} MiB PyTorch", r, "≤ 1",
+              r is not None and r <= 1, " MiB")
+    table.print()
+
+    torch_accuracy = torch.get(("fashion_mnist", "f32", "test_accuracy"))
+    if train["accuracy"] is not None and torch_accuracy:
+        print(f"\nFashion-MNIST test accuracy after the timing run: engine "
+              f"{train['accuracy']:.4f}, PyTorch {torch_accuracy[0]:.4f} "
+              f"(short runs: accuracy is not a target here)")
+
+
+if __name__ == "__main__":
+    main()
