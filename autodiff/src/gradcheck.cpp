@@ -1,8 +1,7 @@
 #include <ad/gradcheck.hpp>
 #include <ad/ops.hpp>
 
-#include <algorithm>
-#include <cmath>
+#include "compare.hpp"
 
 namespace ad {
 namespace {
@@ -13,7 +12,8 @@ struct Recording {
   Var<double> y;
 };
 
-Recording record(Tape<double>& tape, const ScalarFunction& f, const std::vector<Matrix<double>>& xs) {
+Recording record(Tape<double>& tape, const ScalarFunction& f,
+                 const std::vector<Matrix<double>>& xs) {
   tape.clear();
   Recording r;
   for (const auto& x : xs) r.x.push_back(tape.variable(x));
@@ -48,7 +48,7 @@ GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<doub
   for (std::size_t k = 0; k < xs.size(); ++k) {
     InputCheck check;
     check.shape = {xs[k].rows(), xs[k].cols()};
-    double worst_margin = -1;  // error / tolerance of the worst element so far
+    detail::Comparison compare(check, options);
     for (Eigen::Index j = 0; j < xs[k].cols(); ++j) {
       for (Eigen::Index i = 0; i < xs[k].rows(); ++i) {
         const double x0 = xs[k](i, j);
@@ -57,24 +57,7 @@ GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<doub
         xs[k](i, j) = x0 - options.step;
         const double down = value_at(xs);
         xs[k](i, j) = x0;
-
-        const double numeric = (up - down) / (2 * options.step);
-        const double a = analytic[k](i, j);
-        const double error = std::abs(a - numeric);
-        const double scale = std::max(std::abs(a), std::abs(numeric));
-        const double tolerance = options.abs_tolerance + options.rel_tolerance * std::abs(numeric);
-        // NaN on either side fails: the comparison below is false for NaN.
-        const double margin = std::isnan(error) ? INFINITY : error == 0 ? 0 : error / tolerance;
-        check.max_abs_error = std::max(check.max_abs_error, error);
-        if (scale > 0) check.max_rel_error = std::max(check.max_rel_error, error / scale);
-        if (margin > worst_margin) {
-          worst_margin = margin;
-          check.worst_row = i;
-          check.worst_col = j;
-          check.analytic = a;
-          check.numeric = numeric;
-        }
-        if (!(error <= tolerance)) check.passed = false;
+        compare.add(analytic[k](i, j), (up - down) / (2 * options.step), i, j);
       }
     }
     result.passed = result.passed && check.passed;
@@ -85,8 +68,8 @@ GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<doub
 
 std::string to_string(const GradcheckResult& r) {
   std::string s = fmt::format("gradcheck {} (step {:g}, tolerance {:g} + {:g}·|numeric|)",
-                              r.passed ? "PASS" : "FAIL", r.options.step,
-                              r.options.abs_tolerance, r.options.rel_tolerance);
+                              r.passed ? "PASS" : "FAIL", r.options.step, r.options.abs_tolerance,
+                              r.options.rel_tolerance);
   for (std::size_t k = 0; k < r.inputs.size(); ++k) {
     const InputCheck& c = r.inputs[k];
     s += fmt::format(

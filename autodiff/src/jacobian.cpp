@@ -2,8 +2,8 @@
 
 #include <ad/random.hpp>
 
-#include <algorithm>
-#include <cmath>
+#include "compare.hpp"
+
 #include <random>
 
 namespace ad {
@@ -70,36 +70,6 @@ VjpResult<T> vjp(const std::type_identity_t<Function<T>>& f, const std::vector<M
 
 namespace {
 
-// Folds one comparison into an InputCheck, by the rule of gradcheck (ad/gradcheck.hpp).
-class Comparison {
- public:
-  Comparison(InputCheck& check, const GradcheckOptions& options)
-      : check_(check), options_(options) {}
-
-  void add(double analytic, double numeric, Eigen::Index row, Eigen::Index col) {
-    const double error = std::abs(analytic - numeric);
-    const double scale = std::max(std::abs(analytic), std::abs(numeric));
-    const double tolerance = options_.abs_tolerance + options_.rel_tolerance * std::abs(numeric);
-    // NaN on either side fails: the comparisons below are false for NaN.
-    const double margin = std::isnan(error) ? INFINITY : error == 0 ? 0 : error / tolerance;
-    check_.max_abs_error = std::max(check_.max_abs_error, error);
-    if (scale > 0) check_.max_rel_error = std::max(check_.max_rel_error, error / scale);
-    if (margin > worst_margin_) {
-      worst_margin_ = margin;
-      check_.worst_row = row;
-      check_.worst_col = col;
-      check_.analytic = analytic;
-      check_.numeric = numeric;
-    }
-    if (!(error <= tolerance)) check_.passed = false;
-  }
-
- private:
-  InputCheck& check_;
-  const GradcheckOptions& options_;
-  double worst_margin_ = -1;
-};
-
 Matrix<double> value_at(Tape<double>& tape, const Function<double>& f,
                         const std::vector<Matrix<double>>& xs, Shape shape) {
   const Var<double> y = record(tape, f, xs).y;
@@ -116,7 +86,7 @@ void check_full(const Function<double>& f, std::vector<Matrix<double>> xs, Shape
   const std::vector<Matrix<double>> analytic = jacobians<double>(f, xs);
   Tape<double> tape;
   for (std::size_t k = 0; k < xs.size(); ++k) {
-    Comparison compare(result.inputs[k], result.options);
+    detail::Comparison compare(result.inputs[k], result.options);
     for (Eigen::Index e = 0; e < xs[k].size(); ++e) {
       double& x = xs[k].reshaped()(e);
       const double x0 = x;
@@ -137,7 +107,7 @@ void check_projected(const Function<double>& f, std::vector<Matrix<double>> xs, 
                      double h, int projections, std::uint64_t seed, GradcheckResult& result) {
   std::mt19937_64 rng(seed);
   Tape<double> tape;
-  std::vector<Comparison> compare;
+  std::vector<detail::Comparison> compare;
   for (auto& check : result.inputs) compare.emplace_back(check, result.options);
   for (int p = 0; p < projections; ++p) {
     const Matrix<double> v = random_normal<double>(shape.rows, shape.cols, rng);
