@@ -90,5 +90,6 @@ BOOST_AUTO_TEST_CASE(a_function_that_is_not_scalar_is_a_shape_error) {
   } catch (const ad::ShapeError& e) {
     const std::string what = e.what();
     BOOST_TEST(what.find("gradcheck: shape 2x3") != std::string::npos, what);
+    BOOST_TEST(what.find("gradcheck_jacobian") != std::string::npos, what);
   }
 }

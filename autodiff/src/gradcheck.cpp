@@ -20,7 +20,8 @@ Recording record(Tape<double>& tape, const ScalarFunction& f,
   r.y = f(r.x);
   if (r.y.rows() != 1 || r.y.cols() != 1) {
     throw ShapeError("gradcheck", r.y.shape(),
-                     "the function must return a 1x1 value (reduce it, e.g. with sum)",
+                     "the function must return a 1x1 value (reduce it, e.g. with sum, or check "
+                     "its whole Jacobian with ad::gradcheck_jacobian from <ad/jacobian.hpp>)",
                      std::source_location::current());
   }
   return r;

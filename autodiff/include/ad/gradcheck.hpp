@@ -54,7 +54,9 @@ using ScalarFunction = std::function<Var<double>(std::span<const Var<double>>)>;
 
 // Records f on a fresh tape at `inputs`, takes the gradient by one backward sweep, and
 // compares it element by element with central differences of f. Throws ad::ShapeError if
-// f's value is not 1x1.
+// f's value is not 1x1: a matrix-valued f is checked by ad::gradcheck_jacobian
+// (<ad/jacobian.hpp>), whose InputCheck reports Jacobian entries (output element, input
+// element) rather than (row, column) of the input, so it is a separate call, not a fallback.
 GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<double>>& inputs,
                           const GradcheckOptions& options = {});
 
