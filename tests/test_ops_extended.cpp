@@ -1,21 +1,23 @@
 // The extended op set: each op's Jacobian against central differences (double) on 1x1,
-// row, column and non-square shapes where the op admits them; its shape errors; the domain
-// policy for singular and out-of-domain input; stability at logits of magnitude 1e4.
+// row, column and non-square shapes where the op admits them, and a float tape's gradient
+// against a double tape's on the same inputs; its shape errors; the domain policy for singular and
+// out-of-domain input; stability at logits of magnitude 1e4.
 
 #define BOOST_TEST_MODULE ops_extended
 #include <ad/ad.hpp>
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 using Mat = ad::Matrix<double>;
 using V = ad::Var<double>;
-using Args = std::span<const V>;
 
 namespace {
 
@@ -42,11 +44,40 @@ Mat regular(Eigen::Index n, std::uint64_t seed = 7) {
   return normal({n, n}, seed) * 0.3 + Mat::Identity(n, n) * static_cast<double>(n);
 }
 
-void check(const std::string& name, const ad::Function<double>& f, const std::vector<Mat>& x) {
-  const ad::GradcheckResult r = ad::gradcheck_jacobian(f, x);
+// The gradients of vᵀ vec(f(x)) for a fixed random v (every output element its own weight),
+// on a tape of T, as double.
+template <class T, class F>
+std::vector<Mat> weighted_gradients(F f, const std::vector<Mat>& inputs) {
+  ad::Tape<T> tape;
+  std::vector<ad::Var<T>> x;
+  for (const auto& m : inputs) x.push_back(tape.variable(m.cast<T>()));
+  const ad::Var<T> y = f(std::span<const ad::Var<T>>(x));
+  std::mt19937_64 rng(99);
+  const Mat v = ad::random_uniform<double>(y.rows(), y.cols(), rng, -1, 1);
+  tape.backward(y, v.cast<T>());
+  std::vector<Mat> g;
+  for (const auto& xk : x) g.push_back(xk.grad().template cast<double>());
+  return g;
+}
+
+// f, a generic lambda taking std::span<const ad::Var<T>>, is checked twice: its Jacobian in
+// double against central differences, and its gradient on a float tape against the double
+// tape's, within 1e-5 relative to max(1, |gradient|).
+template <class F>
+void check(const std::string& name, F f, const std::vector<Mat>& x) {
   std::string shapes;
   for (const auto& m : x) shapes += fmt::format(" {}x{}", m.rows(), m.cols());
+  const ad::GradcheckResult r = ad::gradcheck_jacobian(ad::Function<double>(f), x);
   BOOST_TEST(r.passed, name << " on" << shapes << ":\n" << fmt::format("{}", r));
+
+  const std::vector<Mat> single = weighted_gradients<float>(f, x);
+  const std::vector<Mat> dbl = weighted_gradients<double>(f, x);
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    const double error = (single[k] - dbl[k]).cwiseAbs().maxCoeff();
+    const double scale = std::max(1.0, dbl[k].cwiseAbs().maxCoeff());
+    BOOST_TEST(error <= 1e-5 * scale,
+               name << " on" << shapes << ", input " << k << ": float differs by " << error);
+  }
 }
 
 // The error's message contains every fragment (op name, shapes, why, this file's name).
@@ -67,31 +98,37 @@ void check_error(const std::function<void()>& f, const std::vector<std::string>&
 
 BOOST_AUTO_TEST_SUITE(gradients)
 
+// f, a generic unary op, on every shape, with inputs drawn by `draw`.
+template <class F>
+void check_unary(const std::string& name, F op, Mat (*draw)(ad::Shape, std::uint64_t)) {
+  for (ad::Shape s : all_shapes) check(name, [&](auto x) { return op(x[0]); }, {draw(s, 7)});
+}
+
 BOOST_AUTO_TEST_CASE(elementwise_unary) {
-  struct Case {
-    const char* name;
-    std::function<V(const V&)> op;
-    Mat (*draw)(ad::Shape, std::uint64_t);
-  };
-  const std::vector<Case> cases = {
-      {"sqrt", [](const V& a) { return sqrt(a); }, positive},
-      {"pow 2.5", [](const V& a) { return pow(a, 2.5); }, positive},
-      {"pow -1", [](const V& a) { return pow(a, -1.0); }, positive},
-      {"pow 3 (negative base)", [](const V& a) { return pow(a, 3.0); }, normal},
-      {"pow 0", [](const V& a) { return pow(a, 0.0); }, normal},
-      {"abs", [](const V& a) { return abs(a); }, kink_free},
-      {"square", [](const V& a) { return square(a); }, normal},
-      {"softplus", [](const V& a) { return softplus(a); }, normal},
-      {"log_sigmoid", [](const V& a) { return log_sigmoid(a); }, normal},
-      {"clamp", [](const V& a) { return clamp(a, -0.5, 0.5); }, kink_free},
-      {"scalar / a", [](const V& a) { return 2.0 / a; }, positive},
-      {"a / scalar", [](const V& a) { return a / 4.0; }, normal},
-  };
-  for (const auto& c : cases) {
-    for (ad::Shape s : all_shapes) {
-      check(c.name, [&](Args x) { return c.op(x[0]); }, {c.draw(s, 7)});
-    }
-  }
+  check_unary(
+      "sqrt", [](const auto& a) { return sqrt(a); }, positive);
+  check_unary(
+      "pow 2.5", [](const auto& a) { return pow(a, 2.5); }, positive);
+  check_unary(
+      "pow -1", [](const auto& a) { return pow(a, -1.0); }, positive);
+  check_unary(
+      "pow 3 (negative base)", [](const auto& a) { return pow(a, 3.0); }, normal);
+  check_unary(
+      "pow 0", [](const auto& a) { return pow(a, 0.0); }, normal);
+  check_unary(
+      "abs", [](const auto& a) { return abs(a); }, kink_free);
+  check_unary(
+      "square", [](const auto& a) { return square(a); }, normal);
+  check_unary(
+      "softplus", [](const auto& a) { return softplus(a); }, normal);
+  check_unary(
+      "log_sigmoid", [](const auto& a) { return log_sigmoid(a); }, normal);
+  check_unary(
+      "clamp", [](const auto& a) { return clamp(a, -0.5, 0.5); }, kink_free);
+  check_unary(
+      "scalar / a", [](const auto& a) { return 2.0 / a; }, positive);
+  check_unary(
+      "a / scalar", [](const auto& a) { return a / 4.0; }, normal);
 }
 
 BOOST_AUTO_TEST_CASE(divide_broadcasts) {
@@ -99,17 +136,17 @@ BOOST_AUTO_TEST_CASE(divide_broadcasts) {
       {{1, 1}, {1, 1}}, {{1, 4}, {1, 4}}, {{4, 1}, {4, 1}}, {{2, 3}, {2, 3}}, {{2, 3}, {1, 1}},
       {{1, 1}, {2, 3}}, {{2, 3}, {2, 1}}, {{1, 3}, {2, 3}}, {{2, 1}, {1, 3}}};
   for (auto [sa, sb] : pairs) {
-    check("a / b", [](Args x) { return x[0] / x[1]; }, {normal(sa, 1), positive(sb, 2)});
+    check("a / b", [](auto x) { return x[0] / x[1]; }, {normal(sa, 1), positive(sb, 2)});
   }
-  check("a / a", [](Args x) { return x[0] / x[0]; }, {positive({2, 3})});
+  check("a / a", [](auto x) { return x[0] / x[0]; }, {positive({2, 3})});
 }
 
 BOOST_AUTO_TEST_CASE(axis_reductions) {
   for (ad::Shape s : all_shapes) {
     for (ad::Axis axis : {ad::Axis::rows, ad::Axis::cols}) {
-      check("sum axis", [&](Args x) { return sum(x[0], axis); }, {normal(s)});
-      check("mean axis", [&](Args x) { return mean(x[0], axis); }, {normal(s)});
-      check("max axis", [&](Args x) { return max(x[0], axis); }, {normal(s)});
+      check("sum axis", [&](auto x) { return sum(x[0], axis); }, {normal(s)});
+      check("mean axis", [&](auto x) { return mean(x[0], axis); }, {normal(s)});
+      check("max axis", [&](auto x) { return max(x[0], axis); }, {normal(s)});
     }
   }
 }
@@ -128,26 +165,26 @@ BOOST_AUTO_TEST_CASE(max_subgradient_goes_to_the_first_maximum) {
 BOOST_AUTO_TEST_CASE(linear_algebra) {
   for (ad::Shape s : square_shapes) {
     const Eigen::Index n = s.rows;
-    check("trace", [](Args x) { return trace(x[0]); }, {normal(s)});
-    check("inverse", [](Args x) { return inverse(x[0]); }, {regular(n)});
-    check("det", [](Args x) { return det(x[0]); }, {normal(s)});
-    check("logdet", [](Args x) { return logdet(x[0]); }, {regular(n)});
-    check("logdet of negative det", [](Args x) { return logdet(x[0]); }, {(-regular(n)).eval()});
+    check("trace", [](auto x) { return trace(x[0]); }, {normal(s)});
+    check("inverse", [](auto x) { return inverse(x[0]); }, {regular(n)});
+    check("det", [](auto x) { return det(x[0]); }, {normal(s)});
+    check("logdet", [](auto x) { return logdet(x[0]); }, {regular(n)});
+    check("logdet of negative det", [](auto x) { return logdet(x[0]); }, {(-regular(n)).eval()});
     for (Eigen::Index k : {1, 3}) {
-      check("solve", [](Args x) { return solve(x[0], x[1]); }, {regular(n), normal({n, k})});
+      check("solve", [](auto x) { return solve(x[0], x[1]); }, {regular(n), normal({n, k})});
     }
-    check("diag of matrix", [](Args x) { return diag(x[0]); }, {normal(s)});
-    check("diag of vector", [](Args x) { return diag(x[0]); }, {normal({n, 1})});
-    check("A⁻¹ A", [](Args x) { return inverse(x[0]) * x[0]; }, {regular(n)});
+    check("diag of matrix", [](auto x) { return diag(x[0]); }, {normal(s)});
+    check("diag of vector", [](auto x) { return diag(x[0]); }, {normal({n, 1})});
+    check("A⁻¹ A", [](auto x) { return inverse(x[0]) * x[0]; }, {regular(n)});
   }
   for (ad::Shape s : all_shapes) {
-    check("dot", [](Args x) { return dot(x[0], x[1]); }, {normal(s, 1), normal(s, 2)});
-    check("dot(a, a)", [](Args x) { return dot(x[0], x[0]); }, {normal(s)});
-    check("norm", [](Args x) { return norm(x[0]); }, {normal(s)});
+    check("dot", [](auto x) { return dot(x[0], x[1]); }, {normal(s, 1), normal(s, 2)});
+    check("dot(a, a)", [](auto x) { return dot(x[0], x[0]); }, {normal(s)});
+    check("norm", [](auto x) { return norm(x[0]); }, {normal(s)});
   }
   for (Eigen::Index m : {1, 3}) {
     for (Eigen::Index n : {1, 2}) {
-      check("outer", [](Args x) { return outer(x[0], x[1]); }, {normal({m, 1}, 1), normal({n, 1})});
+      check("outer", [](auto x) { return outer(x[0], x[1]); }, {normal({m, 1}, 1), normal({n, 1})});
     }
   }
 }
@@ -166,46 +203,46 @@ BOOST_AUTO_TEST_CASE(det_of_a_singular_matrix_has_the_adjugate_as_gradient) {
   Mat rank_one = Mat::Ones(3, 3);  // rank 1: every cofactor is 0
   Mat zero_rows = Mat::Zero(3, 3);
   zero_rows.row(0) << -0.37, 0.2, 0.1;
-  check("det at rank n-1", [](Args v) { return det(v[0]); }, {a});
-  check("det at rank 1 of 3", [](Args v) { return det(v[0]); }, {rank_one});
-  check("det with zero rows", [](Args v) { return det(v[0]); }, {zero_rows});
+  check("det at rank n-1", [](auto v) { return det(v[0]); }, {a});
+  check("det at rank 1 of 3", [](auto v) { return det(v[0]); }, {rank_one});
+  check("det with zero rows", [](auto v) { return det(v[0]); }, {zero_rows});
 }
 
 BOOST_AUTO_TEST_CASE(structure) {
   for (ad::Shape s : all_shapes) {
-    check("reshape", [&](Args x) { return reshape(x[0], s.cols, s.rows); }, {normal(s)});
-    check("reshape to a row", [&](Args x) { return reshape(x[0], 1, s.rows * s.cols); },
+    check("reshape", [&](auto x) { return reshape(x[0], s.cols, s.rows); }, {normal(s)});
+    check("reshape to a row", [&](auto x) { return reshape(x[0], 1, s.rows * s.cols); },
           {normal(s)});
-    check("block", [&](Args x) { return block(x[0], s.rows - 1, 0, 1, s.cols); }, {normal(s)});
-    check("row", [&](Args x) { return row(x[0], s.rows - 1); }, {normal(s)});
-    check("col", [&](Args x) { return col(x[0], s.cols - 1); }, {normal(s)});
+    check("block", [&](auto x) { return block(x[0], s.rows - 1, 0, 1, s.cols); }, {normal(s)});
+    check("row", [&](auto x) { return row(x[0], s.rows - 1); }, {normal(s)});
+    check("col", [&](auto x) { return col(x[0], s.cols - 1); }, {normal(s)});
     check("hcat",
-          [](Args x) {
+          [](auto x) {
             return ad::hcat({x[0], x[1], x[0]});
           },
           {normal(s, 1), normal(s, 2)});
-    check("vcat", [](Args x) { return vcat(x[0], x[1]); }, {normal(s, 1), normal(s, 2)});
-    check("broadcast_to", [](Args x) { return broadcast_to(x[0], 4, 3); }, {normal({1, 1})});
+    check("vcat", [](auto x) { return vcat(x[0], x[1]); }, {normal(s, 1), normal(s, 2)});
+    check("broadcast_to", [](auto x) { return broadcast_to(x[0], 4, 3); }, {normal({1, 1})});
   }
-  check("block inside", [](Args x) { return block(x[0], 1, 1, 2, 2); }, {normal({3, 4})});
-  check("broadcast_to row", [](Args x) { return broadcast_to(x[0], 3, 4); }, {normal({1, 4})});
-  check("broadcast_to column", [](Args x) { return broadcast_to(x[0], 3, 4); }, {normal({3, 1})});
-  check("hcat of different widths", [](Args x) { return hcat(x[0], x[1]); },
+  check("block inside", [](auto x) { return block(x[0], 1, 1, 2, 2); }, {normal({3, 4})});
+  check("broadcast_to row", [](auto x) { return broadcast_to(x[0], 3, 4); }, {normal({1, 4})});
+  check("broadcast_to column", [](auto x) { return broadcast_to(x[0], 3, 4); }, {normal({3, 1})});
+  check("hcat of different widths", [](auto x) { return hcat(x[0], x[1]); },
         {normal({2, 1}), normal({2, 3})});
-  check("vcat of different heights", [](Args x) { return vcat(x[0], x[1]); },
+  check("vcat of different heights", [](auto x) { return vcat(x[0], x[1]); },
         {normal({1, 3}), normal({2, 3})});
 }
 
 BOOST_AUTO_TEST_CASE(softmax_family) {
   for (ad::Shape s : all_shapes) {
-    check("softmax", [](Args x) { return softmax(x[0]); }, {normal(s)});
-    check("log_softmax", [](Args x) { return log_softmax(x[0]); }, {normal(s)});
+    check("softmax", [](auto x) { return softmax(x[0]); }, {normal(s)});
+    check("log_softmax", [](auto x) { return log_softmax(x[0]); }, {normal(s)});
     const Mat p = [&] {
       Mat m = positive(s, 3);
       m.array().rowwise() /= m.colwise().sum().array();
       return m;
     }();
-    check("softmax_cross_entropy", [](Args x) { return softmax_cross_entropy(x[0], x[1]); },
+    check("softmax_cross_entropy", [](auto x) { return softmax_cross_entropy(x[0], x[1]); },
           {normal(s), p});
   }
 }
