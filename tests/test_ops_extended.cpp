@@ -1,7 +1,7 @@
 // The extended op set: each op's Jacobian against central differences (double) on 1x1,
 // row, column and non-square shapes where the op admits them, and a float tape's gradient
-// against a double tape's on the same inputs; its shape errors; the domain policy for singular and
-// out-of-domain input; stability at logits of magnitude 1e4.
+// against a double tape's on the same inputs; its shape errors and invalid-input errors; the
+// domain policy for singular and out-of-domain input; stability at logits of magnitude 1e4.
 
 #define BOOST_TEST_MODULE ops_extended
 #include <ad/ad.hpp>
@@ -386,6 +386,57 @@ BOOST_AUTO_TEST_CASE(shape_errors) {
   check_error([&] { softmax_cross_entropy(m23, m32); },
               {"softmax_cross_entropy", "2x3", "3x2", "logits' shape", file});
   check_error<ad::Error>([&] { ad::hcat(std::span<const V>()); }, {"hcat", "at least one", file});
+}
+
+// An input that is not a live node of the op's tape is an ad::Error that names the op and
+// the caller's line: a default-constructed Var, or one from before tape.clear(), for a unary
+// op; one from another tape for a binary op.
+BOOST_AUTO_TEST_CASE(invalid_inputs_name_the_op) {
+  const std::string file = "test_ops_extended.cpp";
+  auto unary = [&](const std::string& op, const std::function<void(const V&)>& f) {
+    ad::Tape<double> tape;
+    const V stale = tape.variable(Mat::Identity(2, 2));
+    tape.clear();
+    check_error<ad::Error>([&] { f(stale); }, {op + ": the Var was recorded before", file});
+    check_error<ad::Error>([&] { f(V()); }, {op + ": an empty", file});
+  };
+  auto binary = [&](const std::string& op, const std::function<void(const V&, const V&)>& f) {
+    ad::Tape<double> mine, other;
+    const V a = mine.variable(Mat::Identity(2, 2));
+    const V b = other.variable(Mat::Identity(2, 2));
+    check_error<ad::Error>([&] { f(a, b); }, {op + ": the Var belongs to another tape", file});
+    check_error<ad::Error>([&] { f(b, a); }, {op + ": the Var belongs to another tape", file});
+  };
+  unary("trace", [](const V& a) { trace(a); });
+  unary("inverse", [](const V& a) { inverse(a); });
+  unary("det", [](const V& a) { det(a); });
+  unary("logdet", [](const V& a) { logdet(a); });
+  unary("norm", [](const V& a) { norm(a); });
+  unary("diag", [](const V& a) { diag(a); });
+  unary("pow", [](const V& a) { pow(a, 2.0); });
+  unary("sqrt", [](const V& a) { sqrt(a); });
+  unary("abs", [](const V& a) { abs(a); });
+  unary("square", [](const V& a) { square(a); });
+  unary("softplus", [](const V& a) { softplus(a); });
+  unary("log_sigmoid", [](const V& a) { log_sigmoid(a); });
+  unary("clamp", [](const V& a) { clamp(a, 0.0, 1.0); });
+  unary("sum", [](const V& a) { sum(a, ad::Axis::rows); });
+  unary("mean", [](const V& a) { mean(a, ad::Axis::cols); });
+  unary("max", [](const V& a) { max(a, ad::Axis::rows); });
+  unary("reshape", [](const V& a) { reshape(a, 1, 4); });
+  unary("block", [](const V& a) { block(a, 0, 0, 1, 1); });
+  unary("row", [](const V& a) { row(a, 0); });
+  unary("col", [](const V& a) { col(a, 0); });
+  unary("broadcast_to", [](const V& a) { broadcast_to(a, 2, 2); });
+  unary("softmax", [](const V& a) { softmax(a); });
+  unary("log_softmax", [](const V& a) { log_softmax(a); });
+  binary("solve", [](const V& a, const V& b) { solve(a, b); });
+  binary("dot", [](const V& a, const V& b) { dot(a, b); });
+  binary("outer", [](const V& a, const V& b) { outer(a, b); });
+  binary("divide", [](const V& a, const V& b) { divide(a, b); });
+  binary("hcat", [](const V& a, const V& b) { hcat(a, b); });
+  binary("vcat", [](const V& a, const V& b) { vcat(a, b); });
+  binary("softmax_cross_entropy", [](const V& a, const V& b) { softmax_cross_entropy(a, b); });
 }
 
 BOOST_AUTO_TEST_CASE(float_tapes_record_every_op) {

@@ -139,13 +139,17 @@ Var<T> block(const Var<T>& a, Eigen::Index row, Eigen::Index col, Eigen::Index r
   return part("block", a, row, col, rows, cols, where);
 }
 
+// a is checked before its shape is read, so that an invalid a is reported as row's or
+// col's input, at the caller's line.
 template <class T>
 Var<T> row(const Var<T>& a, Eigen::Index i, std::source_location where) {
+  detail::tape_of("row", where, a);
   return part("row", a, i, 0, 1, a.cols(), where);
 }
 
 template <class T>
 Var<T> col(const Var<T>& a, Eigen::Index j, std::source_location where) {
+  detail::tape_of("col", where, a);
   return part("col", a, 0, j, a.rows(), 1, where);
 }
 
