@@ -3,8 +3,12 @@
 
 #include <ad/ad.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
+#include <span>
+#include <string>
 #include <vector>
 
 namespace {
@@ -30,6 +34,36 @@ long double reference_softmax_ce(const Mat& z, const std::vector<int>& labels) {
 }
 
 const std::vector<ad::Shape> kShapes = {{1, 1}, {1, 5}, {4, 1}, {3, 2}, {2, 7}, {10, 3}};
+
+bool contains(const std::exception& e, const std::string& part) {
+  return std::string(e.what()).find(part) != std::string::npos;
+}
+
+// The gradients of a loss with respect to its inputs, on a tape of T, as double.
+template <class T, class F>
+std::vector<Mat> gradients_on(F loss, const std::vector<Mat>& inputs) {
+  ad::Tape<T> tape;
+  std::vector<ad::Var<T>> x;
+  for (const auto& m : inputs) x.push_back(tape.variable(m.cast<T>()));
+  tape.backward(loss(std::span<const ad::Var<T>>(x)));
+  std::vector<Mat> g;
+  for (const auto& v : x) g.push_back(v.grad().template cast<double>());
+  return g;
+}
+
+// A float tape's gradient agrees with a double tape's within 1e-5 of max(1, |gradient|).
+template <class F>
+void check_float_agrees(const std::string& name, F loss, const std::vector<Mat>& inputs) {
+  const std::vector<Mat> single = gradients_on<float>(loss, inputs);
+  const std::vector<Mat> dbl = gradients_on<double>(loss, inputs);
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const double error = (single[k] - dbl[k]).cwiseAbs().maxCoeff();
+    const double scale = std::max(1.0, dbl[k].cwiseAbs().maxCoeff());
+    BOOST_TEST(error <= 1e-5 * scale,
+               name << " on " << ad::to_string(ad::Shape{inputs[0].rows(), inputs[0].cols()})
+                    << ", input " << k << ": float differs by " << error);
+  }
+}
 
 }  // namespace
 
@@ -189,4 +223,68 @@ BOOST_AUTO_TEST_CASE(a_loss_used_twice_accumulates) {
   const Mat g1 = zv.grad();
   tape.backward(once + softmax_cross_entropy(zv, std::span<const int>(labels)));
   BOOST_TEST(Mat(zv.grad()).isApprox(2 * g1));
+}
+
+BOOST_AUTO_TEST_CASE(float_tapes_agree_with_double_tapes) {
+  std::mt19937_64 rng(6);
+  for (ad::Shape s : kShapes) {
+    const std::vector<int> labels = random_labels(s.rows, s.cols, rng);
+    check_float_agrees(
+        "softmax_cross_entropy",
+        [&](auto x) { return softmax_cross_entropy(x[0], std::span<const int>(labels)); },
+        {ad::random_normal<double>(s.rows, s.cols, rng, 0.0, 2.0)});
+    check_float_agrees("binary_cross_entropy_with_logits",
+                       [](auto x) { return binary_cross_entropy_with_logits(x[0], x[1]); },
+                       {ad::random_normal<double>(s.rows, s.cols, rng, 0.0, 2.0),
+                        ad::random_uniform<double>(s.rows, s.cols, rng, 0.0, 1.0)});
+    check_float_agrees("mse", [](auto x) { return mse(x[0], x[1]); },
+                       {ad::random_normal<double>(s.rows, s.cols, rng),
+                        ad::random_normal<double>(s.rows, s.cols, rng)});
+  }
+}
+
+// Shape errors name the loss, both shapes, why and the caller's line.
+BOOST_AUTO_TEST_CASE(shape_errors_say_what_and_where) {
+  ad::Tape<double> tape;
+  const auto a = tape.variable(Mat::Zero(2, 3));
+  const auto b = tape.variable(Mat::Zero(3, 2));
+  const auto empty = tape.variable(Mat::Zero(0, 3));
+  auto expect = [](const std::function<void()>& f, const std::vector<std::string>& parts) {
+    try {
+      f();
+      BOOST_ERROR("no ShapeError; expected one containing '" << parts.front() << "'");
+    } catch (const ad::ShapeError& e) {
+      for (const auto& part : parts) BOOST_TEST(contains(e, part), e.what());
+    }
+  };
+  expect([&] { mse(a, b); }, {"mse:", "2x3", "3x2", "same shape", "test_losses.cpp"});
+  expect([&] { binary_cross_entropy_with_logits(a, b); },
+         {"binary_cross_entropy_with_logits:", "2x3", "3x2", "same shape", "test_losses.cpp"});
+  expect([&] { mse(empty, empty); }, {"mse:", "0x3", "no elements", "test_losses.cpp"});
+  const std::vector<int> none;
+  expect([&] { softmax_cross_entropy(tape.variable(Mat::Zero(3, 0)), std::span<const int>(none)); },
+         {"softmax_cross_entropy:", "3x0", "no elements", "test_losses.cpp"});
+}
+
+// An input that is not a live node of the loss's tape is an ad::Error naming the loss.
+BOOST_AUTO_TEST_CASE(invalid_inputs_name_the_loss) {
+  ad::Tape<double> mine, other;
+  const auto a = mine.variable(Mat::Zero(2, 3));
+  const auto b = other.variable(Mat::Zero(2, 3));
+  auto expect = [](const std::function<void()>& f, const std::string& part) {
+    try {
+      f();
+      BOOST_ERROR("no ad::Error; expected one containing '" << part << "'");
+    } catch (const ad::Error& e) {
+      BOOST_TEST(contains(e, part), e.what());
+      BOOST_TEST(contains(e, "test_losses.cpp"), e.what());
+    }
+  };
+  expect([&] { mse(a, b); }, "mse: the Var belongs to another tape");
+  expect([&] { binary_cross_entropy_with_logits(b, a); },
+         "binary_cross_entropy_with_logits: the Var belongs to another tape");
+  const std::vector<int> labels = {0, 1, 0};
+  mine.clear();
+  expect([&] { softmax_cross_entropy(a, std::span<const int>(labels)); },
+         "softmax_cross_entropy: the Var was recorded before");
 }
