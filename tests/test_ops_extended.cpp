@@ -276,6 +276,23 @@ BOOST_AUTO_TEST_CASE(softmax_at_logits_of_magnitude_1e4) {
   BOOST_TEST(x.grad().allFinite());
 }
 
+// z − m is exact near the max, so log_softmax keeps float's relative precision at 1e4, where
+// forming lse(z) = m + ln s first would round it to float's spacing there (about 1e-3).
+BOOST_AUTO_TEST_CASE(log_softmax_in_float_at_1e4_is_precise) {
+  ad::Tape<float> tape;
+  Eigen::MatrixXf z(2, 1);
+  z << 1e4f, 1e4f - 1;
+  const auto x = tape.variable(z);
+  const double ln_s = std::log1p(std::exp(-1.0));
+  const Eigen::MatrixXf c = log_softmax(x).value();
+  BOOST_TEST(std::abs(c(0, 0) + ln_s) < 1e-6);
+  BOOST_TEST(std::abs(c(1, 0) + 1 + ln_s) < 1e-6);
+  Eigen::MatrixXf p(2, 1);
+  p << 0.25f, 0.75f;
+  const auto l = softmax_cross_entropy(x, tape.constant(p));
+  BOOST_TEST(std::abs(l.value()(0, 0) - (0.75 + ln_s)) < 1e-6);
+}
+
 BOOST_AUTO_TEST_CASE(softplus_and_log_sigmoid_at_1e4) {
   ad::Tape<double> tape;
   tape.check_finite(true);

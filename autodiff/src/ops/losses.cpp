@@ -2,24 +2,14 @@
 
 #include <ad/losses.hpp>
 
+#include "log_sum_exp.hpp"
 #include "support.hpp"
 
 #include <cmath>
 #include <limits>
-#include <utility>
 
 namespace ad {
 namespace {
-
-// A column z as its largest element m and the sum s = Σᵢ e^(zᵢ − m) ≥ 1, so that no
-// exponential overflows: lse(z) = m + ln s and softmax(z) = e^(z − m) / s. Keeping m apart
-// rather than forming lse(z) keeps z − m exact where it matters (near the maximum), even
-// at logits of magnitude 1e4 in float.
-template <class X>
-auto shifted_exp_sum(const X& z) {
-  const auto m = z.maxCoeff();
-  return std::pair{m, (z.array() - m).exp().sum()};
-}
 
 // Labels travel on the tape as a 1xN row of T (exact: see the class-count check below).
 template <class X>
@@ -38,7 +28,7 @@ struct SoftmaxCrossEntropy {
     auto labels = r.x(1);
     T total = 0;
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      const auto [m, sum] = shifted_exp_sum(z.col(j));
+      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
       total += std::log(sum) - (z(label(labels, j), j) - m);
     }
     r.y()(0, 0) = total / static_cast<T>(z.cols());
@@ -49,7 +39,7 @@ struct SoftmaxCrossEntropy {
     auto zbar = r.xbar(0);
     const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      const auto [m, sum] = shifted_exp_sum(z.col(j));
+      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
       zbar.col(j).array() += (scale / sum) * (z.col(j).array() - m).exp();
       zbar(label(labels, j), j) -= scale;
     }

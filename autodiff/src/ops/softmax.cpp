@@ -3,17 +3,13 @@
 // and adjoint is finite for finite logits of any magnitude. Work goes column by column:
 // contiguous in column-major storage, and free of temporaries.
 
+#include "log_sum_exp.hpp"
 #include "support.hpp"
+
+#include <cmath>
 
 namespace ad {
 namespace {
-
-// ln Σᵢ e^zᵢ, computed as m + ln Σᵢ e^(zᵢ − m) with m = maxᵢ zᵢ.
-template <class Column>
-auto log_sum_exp(const Column& z) {
-  const auto m = z.maxCoeff();
-  return m + std::log((z.array() - m).exp().sum());
-}
 
 // C = softmax(Z)                Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))
 template <class T>
@@ -44,7 +40,8 @@ struct LogSoftmax {
     auto z = r.x(0);
     auto c = r.y();
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      c.col(j).array() = z.col(j).array() - log_sum_exp(z.col(j));
+      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
+      c.col(j).array() = (z.col(j).array() - m) - std::log(sum);
     }
   }
   static void adjoint(const Rule<T>& r) {
@@ -66,8 +63,8 @@ struct SoftmaxCrossEntropy {
     auto p = r.x(1);
     T total = 0;
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      const T lse = log_sum_exp(z.col(j));
-      total -= (p.col(j).array() * (z.col(j).array() - lse)).sum();
+      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
+      total -= (p.col(j).array() * ((z.col(j).array() - m) - std::log(sum))).sum();
     }
     r.y()(0, 0) = total / static_cast<T>(z.cols());
   }
@@ -76,12 +73,14 @@ struct SoftmaxCrossEntropy {
     auto p = r.x(1);
     const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      const T lse = log_sum_exp(z.col(j));
+      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
       if (r.wants(0)) {
         r.xbar(0).col(j).array() +=
-            scale * ((z.col(j).array() - lse).exp() * p.col(j).sum() - p.col(j).array());
+            scale * ((z.col(j).array() - m).exp() * (p.col(j).sum() / sum) - p.col(j).array());
       }
-      if (r.wants(1)) r.xbar(1).col(j).array() -= scale * (z.col(j).array() - lse);
+      if (r.wants(1)) {
+        r.xbar(1).col(j).array() -= scale * ((z.col(j).array() - m) - std::log(sum));
+      }
     }
   }
 };
