@@ -182,10 +182,25 @@ Var<T> Tape<T>::leaf(const char* op, Shape shape, bool needs_grad, std::source_l
   return record({.name = op, .inputs = {}, .shape = shape, .rule = nullptr}, where, needs_grad);
 }
 
+namespace {
+
+// Copies a matrix into arena storage; a plain memory copy when its columns are contiguous
+// (small leaves are recorded often, and Eigen's strided assignment costs more there).
+template <class T>
+void copy_into(T* destination, const Eigen::Ref<const Matrix<T>>& m) {
+  if (m.outerStride() == m.rows()) {
+    std::copy_n(m.data(), m.size(), destination);
+  } else {
+    Eigen::Map<Matrix<T>>(destination, m.rows(), m.cols()) = m;
+  }
+}
+
+}  // namespace
+
 template <class T>
 Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
   Var<T> v = leaf("variable", {value.rows(), value.cols()}, true, where);
-  Rule<T>(*this, v.index_).y() = value;
+  copy_into(nodes_[v.index_].value, value);
   if (check_finite_) require_finite(v);
   return v;
 }
@@ -193,7 +208,7 @@ Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_l
 template <class T>
 Var<T> Tape<T>::constant(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
   Var<T> v = leaf("constant", {value.rows(), value.cols()}, false, where);
-  Rule<T>(*this, v.index_).y() = value;
+  copy_into(nodes_[v.index_].value, value);
   if (check_finite_) require_finite(v);
   return v;
 }
@@ -247,35 +262,25 @@ Var<T> Tape<T>::record(const OpRecord<T>& op, std::source_location where, bool n
         fmt::format("{}: an op takes at most {} inputs", op.name, detail::Node<T>::max_inputs));
   }
   check_shape(op.name, op.shape, where);
-  detail::Node<T> n;
+  const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
+  detail::Node<T>& n = nodes_.emplace_back();
   n.op = op.name;
   n.rule = op.rule;
+  n.value = arena_.allocate(size);
+  n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
   n.rows = static_cast<std::int32_t>(op.shape.rows);
   n.cols = static_cast<std::int32_t>(op.shape.cols);
   for (const Var<T>& v : op.inputs) n.inputs[n.arity++] = v.index_;
   n.needs_grad = needs_grad;
   n.constants = op.constants;
   n.where = where;
-  const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
-  n.value = arena_.allocate(size);
-  if (needs_grad) n.adjoint = arena_.allocate(size);
-  nodes_.push_back(n);
   return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
 }
 
 template <class T>
-Eigen::Map<Matrix<T>> Tape<T>::adjoint(std::uint32_t index) {
-  detail::Node<T>& n = nodes_[index];
-  if (!n.adjoint) {
-    throw Error(
-        fmt::format("an adjoint rule wrote into the adjoint of a '{}' node that needs none", n.op));
-  }
-  Eigen::Map<Matrix<T>> a(n.adjoint, n.rows, n.cols);
-  if (!n.has_adjoint) {
-    a.setZero();
-    n.has_adjoint = true;
-  }
-  return a;
+void Tape<T>::reject_adjoint(const detail::Node<T>& n) const {
+  throw Error(
+      fmt::format("an adjoint rule wrote into the adjoint of a '{}' node that needs none", n.op));
 }
 
 template <class T>

@@ -15,6 +15,7 @@
 #include <ad/error.hpp>
 #include <ad/parameter.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -242,7 +243,18 @@ class Tape {
   void sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
              std::source_location where);
   // The node's adjoint, zeroed when first written in a sweep.
-  Eigen::Map<Matrix<T>> adjoint(std::uint32_t index);
+  Eigen::Map<Matrix<T>> adjoint(std::uint32_t index) {
+    detail::Node<T>& n = nodes_[index];
+    if (!n.adjoint) [[unlikely]] {
+      reject_adjoint(n);
+    }
+    if (!n.has_adjoint) {
+      std::fill_n(n.adjoint, std::size_t(n.rows) * std::size_t(n.cols), T(0));
+      n.has_adjoint = true;
+    }
+    return {n.adjoint, n.rows, n.cols};
+  }
+  [[noreturn]] void reject_adjoint(const detail::Node<T>& n) const;
   const detail::Node<T>& node(const Var<T>& v) const {
     check(v, "Var", std::source_location::current());
     return nodes_[v.index_];

@@ -8,10 +8,13 @@ namespace {
 // C = A B                       Ā += C̄ Bᵀ ;  B̄ += Aᵀ C̄
 template <class T>
 struct Matmul {
-  static void value(const Rule<T>& r) { r.y().noalias() = r.x(0) * r.x(1); }
+  static void value(const Rule<T>& r) {
+    r.y().setZero();
+    detail::add_product(r.y(), r.x(0), r.x(1));
+  }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) r.xbar(0).noalias() += r.ybar() * r.x(1).transpose();
-    if (r.wants(1)) r.xbar(1).noalias() += r.x(0).transpose() * r.ybar();
+    if (r.wants(0)) detail::add_product(r.xbar(0), r.ybar(), r.x(1).transpose());
+    if (r.wants(1)) detail::add_product(r.xbar(1), r.x(0).transpose(), r.ybar());
   }
 };
 
@@ -52,7 +55,7 @@ Var<T> transpose(const Var<T>& a, std::source_location where) {
 
 template <class T>
 Var<T> affine(const Var<T>& a, std::type_identity_t<T> alpha, std::type_identity_t<T> beta,
-             std::source_location where) {
+              std::source_location where) {
   Tape<T>& tape = detail::tape_of("affine", where, a);
   return detail::record<Affine<T>>(tape, "affine", {a}, a.shape(), where, {alpha, beta});
 }
