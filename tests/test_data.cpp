@@ -5,7 +5,6 @@
 
 #include <zlib.h>
 
-#include <unistd.h>
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -14,24 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 namespace nn = ad::nn;
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ad-test-data-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
+// A scratch directory, removed at the end of a test, and files written into it.
+struct TempDir : ad_test::TempDir {
+  TempDir() : ad_test::TempDir("ad-test-data") {}
   fs::path write(const std::string& name, const Bytes& bytes) const {
     const fs::path p = path / name;
     std::ofstream out(p, std::ios::binary);

@@ -4,14 +4,11 @@
 #include <ad/ad.hpp>
 #include <ad/nn/nn.hpp>
 
-#include <unistd.h>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <new>
 #include <numbers>
 #include <random>
 
@@ -21,46 +18,14 @@ using Index = Eigen::Index;
 
 // Counts operator new calls, to show that a steady-state training step allocates nothing
 // through it (the tape's arena and node list, the optimiser, the batcher).
-namespace {
-std::atomic<long> g_news{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  ++g_news;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  ++g_news;
-  const auto align = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
-  throw std::bad_alloc();
-}
-// GCC pairs a replaced operator new with the library's and flags std::free here; the pair
-// below is malloc/free on both sides.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
+#include "count_allocations.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
 // A scratch directory removed at the end of a test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ad-test-nn-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
+struct TempDir : ad_test::TempDir {
+  TempDir() : ad_test::TempDir("ad-test-nn") {}
 };
 
 // Gaussian blobs, one per class, around well-separated centres.
@@ -515,7 +480,7 @@ BOOST_AUTO_TEST_CASE(a_steady_state_step_allocates_nothing_through_operator_new)
   };
   batcher.start_epoch();
   for (int i = 0; i < 3; ++i) step();
-  const long before = g_news.load();
+  const long before = ad_test::allocations.load();
   for (int i = 0; i < 20; ++i) step();
-  BOOST_TEST(g_news.load() - before == 0);
+  BOOST_TEST(ad_test::allocations.load() - before == 0);
 }

@@ -6,42 +6,12 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <random>
 #include <string>
 #include <thread>
 
 // Counts every heap allocation in this program, to prove that re-recording allocates nothing.
-// The replacements allocate with malloc, so free is the matching release; GCC cannot see
-// that through the replaced operator new.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  ++allocations;
-  const auto align = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "count_allocations.hpp"
 
 using Mat = ad::Matrix<double>;
 
@@ -70,7 +40,7 @@ BOOST_AUTO_TEST_CASE(invariant_1_every_adjoint_has_its_values_shape) {
   auto W = tape.variable(ad::random_normal<double>(3, 4, rng));
   auto x = tape.variable(ad::random_normal<double>(4, 2, rng));
   auto b = tape.variable(ad::random_normal<double>(3, 1, rng));
-  auto h = tanh(W * x + b);                  // 3x2, b broadcast over columns
+  auto h = tanh(W * x + b);                             // 3x2, b broadcast over columns
   auto s = hadamard(transpose(h), transpose(h) - 1.0);  // 2x3
   auto y = mean(s);
   tape.backward(y);
@@ -86,13 +56,12 @@ BOOST_AUTO_TEST_CASE(invariant_1_every_adjoint_has_its_values_shape) {
 BOOST_AUTO_TEST_CASE(invariant_1_debug_builds_catch_an_adjoint_of_the_wrong_shape) {
   ad::Tape<double> tape;
   auto a = tape.variable(Mat::Ones(2, 2));
-  auto broken = tape.record({.name = "broken_op",
-                             .inputs = {a},
-                             .shape = {1, 1},
-                             .rule = [](const ad::Rule<double>& r) {
-                               r.xbar(0) += Mat::Ones(2, 1);
-                             }},
-                            std::source_location::current());
+  auto broken =
+      tape.record({.name = "broken_op",
+                   .inputs = {a},
+                   .shape = {1, 1},
+                   .rule = [](const ad::Rule<double>& r) { r.xbar(0) += Mat::Ones(2, 1); }},
+                  std::source_location::current());
   check_message<ad::Error>([&] { tape.backward(broken); }, {"broken_op"});
 }
 #endif
@@ -141,9 +110,9 @@ BOOST_AUTO_TEST_CASE(invariant_4_a_parameter_is_referred_to_not_copied) {
 BOOST_AUTO_TEST_CASE(invariant_5_backward_visits_only_nodes_that_lead_to_the_output) {
   ad::Tape<double> tape;
   auto x = tape.variable(Mat::Ones(3, 3));
-  auto unused = exp(x) * x;    // 2 ops that do not lead to y
+  auto unused = exp(x) * x;  // 2 ops that do not lead to y
   auto y = sum(sigmoid(x));  // 2 ops that do
-  auto after = tanh(y);        // recorded after y: not visited either
+  auto after = tanh(y);      // recorded after y: not visited either
   tape.backward(y);
   BOOST_TEST(tape.rules_run() == 2u);
   // The nodes not visited read as zero adjoints.
@@ -251,8 +220,8 @@ BOOST_AUTO_TEST_CASE(clear_keeps_the_memory_and_recording_again_allocates_nothin
   };
   step();
   const std::size_t bytes = tape.arena_bytes();
-  const long before = allocations.load();
+  const long before = ad_test::allocations.load();
   for (int i = 0; i < 5; ++i) step();
-  BOOST_TEST(allocations.load() - before == 0);
+  BOOST_TEST(ad_test::allocations.load() - before == 0);
   BOOST_TEST(tape.arena_bytes() == bytes);
 }
