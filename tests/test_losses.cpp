@@ -3,13 +3,14 @@
 
 #include <ad/ad.hpp>
 
-#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "float_agreement.hpp"
 
 namespace {
 
@@ -37,32 +38,6 @@ const std::vector<ad::Shape> kShapes = {{1, 1}, {1, 5}, {4, 1}, {3, 2}, {2, 7}, 
 
 bool contains(const std::exception& e, const std::string& part) {
   return std::string(e.what()).find(part) != std::string::npos;
-}
-
-// The gradients of a loss with respect to its inputs, on a tape of T, as double.
-template <class T, class F>
-std::vector<Mat> gradients_on(F loss, const std::vector<Mat>& inputs) {
-  ad::Tape<T> tape;
-  std::vector<ad::Var<T>> x;
-  for (const auto& m : inputs) x.push_back(tape.variable(m.cast<T>()));
-  tape.backward(loss(std::span<const ad::Var<T>>(x)));
-  std::vector<Mat> g;
-  for (const auto& v : x) g.push_back(v.grad().template cast<double>());
-  return g;
-}
-
-// A float tape's gradient agrees with a double tape's within 1e-5 of max(1, |gradient|).
-template <class F>
-void check_float_agrees(const std::string& name, F loss, const std::vector<Mat>& inputs) {
-  const std::vector<Mat> single = gradients_on<float>(loss, inputs);
-  const std::vector<Mat> dbl = gradients_on<double>(loss, inputs);
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    const double error = (single[k] - dbl[k]).cwiseAbs().maxCoeff();
-    const double scale = std::max(1.0, dbl[k].cwiseAbs().maxCoeff());
-    BOOST_TEST(error <= 1e-5 * scale,
-               name << " on " << ad::to_string(ad::Shape{inputs[0].rows(), inputs[0].cols()})
-                    << ", input " << k << ": float differs by " << error);
-  }
 }
 
 }  // namespace
@@ -229,17 +204,17 @@ BOOST_AUTO_TEST_CASE(float_tapes_agree_with_double_tapes) {
   std::mt19937_64 rng(6);
   for (ad::Shape s : kShapes) {
     const std::vector<int> labels = random_labels(s.rows, s.cols, rng);
-    check_float_agrees(
+    ad_test::check_float_agrees(
         "softmax_cross_entropy",
         [&](auto x) { return softmax_cross_entropy(x[0], std::span<const int>(labels)); },
         {ad::random_normal<double>(s.rows, s.cols, rng, 0.0, 2.0)});
-    check_float_agrees("binary_cross_entropy_with_logits",
-                       [](auto x) { return binary_cross_entropy_with_logits(x[0], x[1]); },
-                       {ad::random_normal<double>(s.rows, s.cols, rng, 0.0, 2.0),
-                        ad::random_uniform<double>(s.rows, s.cols, rng, 0.0, 1.0)});
-    check_float_agrees("mse", [](auto x) { return mse(x[0], x[1]); },
-                       {ad::random_normal<double>(s.rows, s.cols, rng),
-                        ad::random_normal<double>(s.rows, s.cols, rng)});
+    ad_test::check_float_agrees("binary_cross_entropy_with_logits",
+                                [](auto x) { return binary_cross_entropy_with_logits(x[0], x[1]); },
+                                {ad::random_normal<double>(s.rows, s.cols, rng, 0.0, 2.0),
+                                 ad::random_uniform<double>(s.rows, s.cols, rng, 0.0, 1.0)});
+    ad_test::check_float_agrees("mse", [](auto x) { return mse(x[0], x[1]); },
+                                {ad::random_normal<double>(s.rows, s.cols, rng),
+                                 ad::random_normal<double>(s.rows, s.cols, rng)});
   }
 }
 

@@ -12,6 +12,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "float_agreement.hpp"
+
 using Mat = ad::Matrix<double>;
 
 namespace {
@@ -60,27 +62,6 @@ void check_gradients(const std::string& name, Op op, const std::vector<Mat>& inp
   BOOST_TEST(r.passed, name << " on" << shapes << ":\n" << fmt::format("{}", r));
 }
 
-// The gradient from a float tape agrees with the double one to float precision.
-template <class Op>
-void check_float_agrees(const std::string& name, Op op, const std::vector<Mat>& inputs) {
-  auto gradients = [&]<class T>(T) {
-    ad::Tape<T> tape;
-    std::vector<ad::Var<T>> x;
-    for (const auto& m : inputs) x.push_back(tape.variable(m.cast<T>()));
-    tape.backward(weighted_sum(apply(op, std::span<const ad::Var<T>>(x)), 99));
-    std::vector<Mat> g;
-    for (const auto& v : x) g.push_back(v.grad().template cast<double>());
-    return g;
-  };
-  const auto single = gradients(0.0f);
-  const auto dbl = gradients(0.0);
-  for (std::size_t k = 0; k < dbl.size(); ++k) {
-    const double error = (single[k] - dbl[k]).cwiseAbs().maxCoeff();
-    const double scale = std::max(1.0, dbl[k].cwiseAbs().maxCoeff());
-    BOOST_TEST(error <= 1e-5 * scale, name << " input " << k << ": float differs by " << error);
-  }
-}
-
 bool contains(const std::exception& e, const std::string& part) {
   return std::string(e.what()).find(part) != std::string::npos;
 }
@@ -110,7 +91,8 @@ void check_unary(const std::string& name, Op op, Domain domain = Domain::any) {
   for (ad::Shape s : unary_shapes) {
     const std::vector<Mat> inputs = {draw(s, domain, rng)};
     check_gradients(name, op, inputs);
-    check_float_agrees(name, op, inputs);
+    ad_test::check_float_agrees(
+        name, [&](auto x) { return apply(op, x); }, inputs);
   }
   check_invalid_input_error(name, op);
 }
@@ -123,7 +105,8 @@ void check_binary(const std::string& name, Op op,
   for (auto [sa, sb] : shapes) {
     const std::vector<Mat> inputs = {draw(sa, Domain::any, rng), draw(sb, Domain::any, rng)};
     check_gradients(name, op, inputs);
-    check_float_agrees(name, op, inputs);
+    ad_test::check_float_agrees(
+        name, [&](auto x) { return apply(op, x); }, inputs);
   }
   check_invalid_input_error(name, op);
 
@@ -134,8 +117,8 @@ void check_binary(const std::string& name, Op op,
     op(a, b);
     BOOST_ERROR(name << ": no ShapeError");
   } catch (const ad::ShapeError& e) {
-    for (const std::string& part : {name + ":", ad::to_string(misfit.first),
-                                    ad::to_string(misfit.second), why}) {
+    for (const std::string& part :
+         {name + ":", ad::to_string(misfit.first), ad::to_string(misfit.second), why}) {
       BOOST_TEST(contains(e, part), e.what());
     }
     // The caller is the lambda in this file (test_tape checks the exact line).
@@ -153,14 +136,15 @@ const std::string broadcast_why = "each dimension must be equal or 1";
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(matmul_op) {
-  check_binary("matmul", [](const auto& a, const auto& b) { return a * b; },
-               {{{1, 1}, {1, 1}},
-                {{1, 4}, {4, 1}},
-                {{4, 1}, {1, 4}},
-                {{3, 5}, {5, 2}},
-                {{2, 3}, {3, 1}},
-                {{1, 3}, {3, 4}}},
-               {{2, 2}, {1, 2}}, "A has 2 columns but B has 1 rows");
+  check_binary(
+      "matmul", [](const auto& a, const auto& b) { return a * b; },
+      {{{1, 1}, {1, 1}},
+       {{1, 4}, {4, 1}},
+       {{4, 1}, {1, 4}},
+       {{3, 5}, {5, 2}},
+       {{2, 3}, {3, 1}},
+       {{1, 3}, {3, 4}}},
+      {{2, 2}, {1, 2}}, "A has 2 columns but B has 1 rows");
 }
 
 BOOST_AUTO_TEST_CASE(matmul_of_same_shapes_suggests_hadamard) {
@@ -175,18 +159,21 @@ BOOST_AUTO_TEST_CASE(matmul_of_same_shapes_suggests_hadamard) {
 }
 
 BOOST_AUTO_TEST_CASE(add_op) {
-  check_binary("add", [](const auto& a, const auto& b) { return a + b; }, broadcast_shapes,
-               {{2, 3}, {3, 2}}, broadcast_why);
+  check_binary(
+      "add", [](const auto& a, const auto& b) { return a + b; }, broadcast_shapes, {{2, 3}, {3, 2}},
+      broadcast_why);
 }
 
 BOOST_AUTO_TEST_CASE(subtract_op) {
-  check_binary("subtract", [](const auto& a, const auto& b) { return a - b; }, broadcast_shapes,
-               {{2, 3}, {2, 2}}, broadcast_why);
+  check_binary(
+      "subtract", [](const auto& a, const auto& b) { return a - b; }, broadcast_shapes,
+      {{2, 3}, {2, 2}}, broadcast_why);
 }
 
 BOOST_AUTO_TEST_CASE(hadamard_op) {
-  check_binary("hadamard", [](const auto& a, const auto& b) { return hadamard(a, b); },
-               broadcast_shapes, {{4, 1}, {3, 1}}, broadcast_why);
+  check_binary(
+      "hadamard", [](const auto& a, const auto& b) { return hadamard(a, b); }, broadcast_shapes,
+      {{4, 1}, {3, 1}}, broadcast_why);
 }
 
 BOOST_AUTO_TEST_CASE(broadcast_values_follow_numpy) {
@@ -212,7 +199,8 @@ BOOST_AUTO_TEST_CASE(tanh_op) {
 }
 
 BOOST_AUTO_TEST_CASE(relu_op) {
-  check_unary("relu", [](const auto& a) { return relu(a); }, Domain::away_from_zero);
+  check_unary(
+      "relu", [](const auto& a) { return relu(a); }, Domain::away_from_zero);
 }
 
 BOOST_AUTO_TEST_CASE(exp_op) {
@@ -220,7 +208,8 @@ BOOST_AUTO_TEST_CASE(exp_op) {
 }
 
 BOOST_AUTO_TEST_CASE(log_op) {
-  check_unary("log", [](const auto& a) { return log(a); }, Domain::positive);
+  check_unary(
+      "log", [](const auto& a) { return log(a); }, Domain::positive);
 }
 
 BOOST_AUTO_TEST_CASE(sum_op) {

@@ -8,13 +8,14 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "float_agreement.hpp"
 
 using Mat = ad::Matrix<double>;
 using V = ad::Var<double>;
@@ -44,22 +45,6 @@ Mat regular(Eigen::Index n, std::uint64_t seed = 7) {
   return normal({n, n}, seed) * 0.3 + Mat::Identity(n, n) * static_cast<double>(n);
 }
 
-// The gradients of vᵀ vec(f(x)) for a fixed random v (every output element its own weight),
-// on a tape of T, as double.
-template <class T, class F>
-std::vector<Mat> weighted_gradients(F f, const std::vector<Mat>& inputs) {
-  ad::Tape<T> tape;
-  std::vector<ad::Var<T>> x;
-  for (const auto& m : inputs) x.push_back(tape.variable(m.cast<T>()));
-  const ad::Var<T> y = f(std::span<const ad::Var<T>>(x));
-  std::mt19937_64 rng(99);
-  const Mat v = ad::random_uniform<double>(y.rows(), y.cols(), rng, -1, 1);
-  tape.backward(y, v.cast<T>());
-  std::vector<Mat> g;
-  for (const auto& xk : x) g.push_back(xk.grad().template cast<double>());
-  return g;
-}
-
 // f, a generic lambda taking std::span<const ad::Var<T>>, is checked twice: its Jacobian in
 // double against central differences, and its gradient on a float tape against the double
 // tape's, within 1e-5 relative to max(1, |gradient|).
@@ -70,14 +55,7 @@ void check(const std::string& name, F f, const std::vector<Mat>& x) {
   const ad::GradcheckResult r = ad::gradcheck_jacobian(ad::Function<double>(f), x);
   BOOST_TEST(r.passed, name << " on" << shapes << ":\n" << fmt::format("{}", r));
 
-  const std::vector<Mat> single = weighted_gradients<float>(f, x);
-  const std::vector<Mat> dbl = weighted_gradients<double>(f, x);
-  for (std::size_t k = 0; k < x.size(); ++k) {
-    const double error = (single[k] - dbl[k]).cwiseAbs().maxCoeff();
-    const double scale = std::max(1.0, dbl[k].cwiseAbs().maxCoeff());
-    BOOST_TEST(error <= 1e-5 * scale,
-               name << " on" << shapes << ", input " << k << ": float differs by " << error);
-  }
+  ad_test::check_float_agrees(name, f, x);
 }
 
 // The error's message contains every fragment (op name, shapes, why, this file's name).
