@@ -40,7 +40,7 @@ CHAIN_LINKS = 500
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def median_rounds(run_round, rounds):
+def timed_rounds(run_round, rounds):
     """Calls run_round() `rounds` times; returns the list of its timings."""
     return [run_round() for _ in range(rounds)]
 
@@ -76,7 +76,7 @@ def mlp_step_rounds(torch, dtype, rounds, steps):
         optimizer.step()
 
     per_call(step, 5)  # warm up: allocator caches, BLAS buffers
-    return median_rounds(lambda: 1e3 * per_call(step, steps), rounds)
+    return timed_rounds(lambda: 1e3 * per_call(step, steps), rounds)
 
 
 def seed_network_rounds(torch, rounds, calls):
@@ -92,7 +92,7 @@ def seed_network_rounds(torch, rounds, calls):
         return torch.autograd.grad(y, (W1, W2, W3))
 
     per_call(gradient, calls // 10)
-    return median_rounds(lambda: 1e6 * per_call(gradient, calls), rounds)
+    return timed_rounds(lambda: 1e6 * per_call(gradient, calls), rounds)
 
 
 def chain_rounds(torch, rounds, calls):
@@ -108,7 +108,7 @@ def chain_rounds(torch, rounds, calls):
         return torch.autograd.grad(x.sum(), A)
 
     per_call(gradient, 2)
-    return median_rounds(lambda: 1e9 * per_call(gradient, calls) / (2 * CHAIN_LINKS), rounds)
+    return timed_rounds(lambda: 1e9 * per_call(gradient, calls) / (2 * CHAIN_LINKS), rounds)
 
 
 def read_idx(torch, path, header_bytes):
