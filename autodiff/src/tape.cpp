@@ -237,11 +237,19 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   return v;
 }
 
+namespace {
+
+[[noreturn]] void reject_shape(const char* op, Shape shape, std::source_location where) {
+  throw ShapeError(op, shape, "each dimension must lie in [0, 2^31)", where);
+}
+
+}  // namespace
+
 template <class T>
 void Tape<T>::check_shape(const char* op, Shape shape, std::source_location where) {
   constexpr Eigen::Index limit = std::numeric_limits<std::int32_t>::max();
-  if (shape.rows < 0 || shape.cols < 0 || shape.rows > limit || shape.cols > limit) {
-    throw ShapeError(op, shape, "each dimension must lie in [0, 2^31)", where);
+  if (shape.rows < 0 || shape.cols < 0 || shape.rows > limit || shape.cols > limit) [[unlikely]] {
+    reject_shape(op, shape, where);
   }
 }
 

@@ -8,13 +8,10 @@ namespace {
 // C = A B                       Ā += C̄ Bᵀ ;  B̄ += Aᵀ C̄
 template <class T>
 struct Matmul {
-  static void value(const Rule<T>& r) {
-    r.y().setZero();
-    detail::add_product(r.y(), r.x(0), r.x(1));
-  }
+  static void value(const Rule<T>& r) { detail::product<false>(r.y(), r.x(0), r.x(1)); }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) detail::add_product(r.xbar(0), r.ybar(), r.x(1).transpose());
-    if (r.wants(1)) detail::add_product(r.xbar(1), r.x(0).transpose(), r.ybar());
+    if (r.wants(0)) detail::product<true>(r.xbar(0), r.ybar(), r.x(1).transpose());
+    if (r.wants(1)) detail::product<true>(r.xbar(1), r.x(0).transpose(), r.ybar());
   }
 };
 

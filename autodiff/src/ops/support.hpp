@@ -37,19 +37,24 @@ Var<T> record(Tape<T>& tape, const char* name, std::initializer_list<Var<T>> inp
   return c;
 }
 
-// C += A B. Products as small as the seeds' 2x2 networks cost less as three plain loops
-// than through Eigen's run-time dispatch for dynamic sizes (which is built for GEMM);
-// anything larger goes to Eigen's GEMM. A and B may be transposed views.
-template <class C, class A, class B>
-void add_product(C&& c, const A& a, const B& b) {
+// C = A B, or C += A B when Accumulate. Products as small as the seeds' 2x2 networks cost
+// less as three plain loops than through Eigen's run-time dispatch for dynamic sizes
+// (which is built for GEMM); anything larger goes to Eigen's GEMM. A and B may be
+// transposed views.
+template <bool Accumulate, class C, class A, class B>
+void product(C&& c, const A& a, const B& b) {
   constexpr Eigen::Index small = 8 * 8 * 8;
   if (c.rows() * c.cols() * a.cols() > small) {
-    c.noalias() += a * b;
+    if constexpr (Accumulate) {
+      c.noalias() += a * b;
+    } else {
+      c.noalias() = a * b;
+    }
     return;
   }
   for (Eigen::Index j = 0; j < c.cols(); ++j) {
     for (Eigen::Index i = 0; i < c.rows(); ++i) {
-      auto sum = c(i, j);
+      typename std::decay_t<C>::Scalar sum = Accumulate ? c(i, j) : 0;
       for (Eigen::Index k = 0; k < a.cols(); ++k) sum += a(i, k) * b(k, j);
       c(i, j) = sum;
     }
