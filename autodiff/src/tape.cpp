@@ -165,16 +165,12 @@ void throw_empty_var() { throw Error("an empty (default-constructed) ad::Var was
 
 template <class T>
 void Tape<T>::reject(const Var<T>& v, const char* op, std::source_location where) const {
-  if (!v.tape_) {
-    throw Error(fmt::format("{}: an empty (default-constructed) Var was used (at {})", op,
-                            to_string(where)));
-  }
-  if (v.tape_ != this) {
-    throw Error(fmt::format("{}: the Var belongs to another tape (at {})", op, to_string(where)));
-  }
+  const std::string at = where.line() ? fmt::format(" (at {})", to_string(where)) : "";
+  if (!v.tape_)
+    throw Error(fmt::format("{}: an empty (default-constructed) Var was used{}", op, at));
+  if (v.tape_ != this) throw Error(fmt::format("{}: the Var belongs to another tape{}", op, at));
   throw Error(fmt::format(
-      "{}: the Var was recorded before tape.clear() rewound the tape; record it again (at {})", op,
-      to_string(where)));
+      "{}: the Var was recorded before tape.clear() rewound the tape; record it again{}", op, at));
 }
 
 template <class T>

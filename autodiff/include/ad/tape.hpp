@@ -256,7 +256,7 @@ class Tape {
   }
   [[noreturn]] void reject_adjoint(const detail::Node<T>& n) const;
   const detail::Node<T>& node(const Var<T>& v) const {
-    check(v, "Var", std::source_location::current());
+    check(v, "Var", std::source_location{});  // an accessor has no caller line to name
     return nodes_[v.index_];
   }
   [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;

@@ -47,29 +47,21 @@ struct Hadamard {
   }
 };
 
-template <class Op, class T>
-Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
-                    std::source_location where) {
-  Tape<T>& tape = detail::tape_of(name, where, a, b);
-  const Shape shape = detail::broadcast_shape(name, a.shape(), b.shape(), where);
-  return detail::record<Op>(tape, name, {a, b}, shape, where);
-}
-
 }  // namespace
 
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b, std::source_location where) {
-  return broadcasting<Add<T>>("add", a, b, where);
+  return detail::broadcasting<Add<T>>("add", a, b, where);
 }
 
 template <class T>
 Var<T> subtract(const Var<T>& a, const Var<T>& b, std::source_location where) {
-  return broadcasting<Subtract<T>>("subtract", a, b, where);
+  return detail::broadcasting<Subtract<T>>("subtract", a, b, where);
 }
 
 template <class T>
 Var<T> hadamard(const Var<T>& a, const Var<T>& b, std::source_location where) {
-  return broadcasting<Hadamard<T>>("hadamard", a, b, where);
+  return detail::broadcasting<Hadamard<T>>("hadamard", a, b, where);
 }
 
 template Var<float> add(const Var<float>&, const Var<float>&, std::source_location);

@@ -8,9 +8,7 @@ namespace {
 // C = σ(A) = 1 / (1 + e^−A)     Ā += C̄ ⊙ C ⊙ (1 − C)
 template <class T>
 struct Sigmoid {
-  static void value(const Rule<T>& r) {
-    r.y().array() = T(1) / (T(1) + (-r.x(0).array()).exp());
-  }
+  static void value(const Rule<T>& r) { r.y().array() = T(1) / (T(1) + (-r.x(0).array()).exp()); }
   static void adjoint(const Rule<T>& r) {
     auto c = r.y().array();
     r.xbar(0).array() += r.ybar().array() * c * (T(1) - c);
@@ -50,37 +48,31 @@ struct Log {
   static void adjoint(const Rule<T>& r) { r.xbar(0).array() += r.ybar().array() / r.x(0).array(); }
 };
 
-template <class Op, class T>
-Var<T> elementwise(const char* name, const Var<T>& a, std::source_location where) {
-  Tape<T>& tape = detail::tape_of(name, where, a);
-  return detail::record<Op>(tape, name, {a}, a.shape(), where);
-}
-
 }  // namespace
 
 template <class T>
 Var<T> sigmoid(const Var<T>& a, std::source_location where) {
-  return elementwise<Sigmoid<T>>("sigmoid", a, where);
+  return detail::elementwise<Sigmoid<T>>("sigmoid", a, where);
 }
 
 template <class T>
 Var<T> tanh(const Var<T>& a, std::source_location where) {
-  return elementwise<Tanh<T>>("tanh", a, where);
+  return detail::elementwise<Tanh<T>>("tanh", a, where);
 }
 
 template <class T>
 Var<T> relu(const Var<T>& a, std::source_location where) {
-  return elementwise<Relu<T>>("relu", a, where);
+  return detail::elementwise<Relu<T>>("relu", a, where);
 }
 
 template <class T>
 Var<T> exp(const Var<T>& a, std::source_location where) {
-  return elementwise<Exp<T>>("exp", a, where);
+  return detail::elementwise<Exp<T>>("exp", a, where);
 }
 
 template <class T>
 Var<T> log(const Var<T>& a, std::source_location where) {
-  return elementwise<Log<T>>("log", a, where);
+  return detail::elementwise<Log<T>>("log", a, where);
 }
 
 template Var<float> sigmoid(const Var<float>&, std::source_location);

@@ -98,50 +98,41 @@ struct Clamp {
   }
 };
 
-template <class Op, class T>
-Var<T> elementwise(const char* name, const Var<T>& a, std::source_location where,
-                   std::array<T, 2> constants = {}) {
-  Tape<T>& tape = detail::tape_of(name, where, a);
-  return detail::record<Op>(tape, name, {a}, a.shape(), where, constants);
-}
-
 }  // namespace
 
 template <class T>
 Var<T> divide(const Var<T>& a, const Var<T>& b, std::source_location where) {
-  Tape<T>& tape = detail::tape_of("divide", where, a, b);
-  const Shape shape = detail::broadcast_shape("divide", a.shape(), b.shape(), where);
-  return detail::record<Divide<T>>(tape, "divide", {a, b}, shape, where);
+  return detail::broadcasting<Divide<T>>("divide", a, b, where);
 }
 
 template <class T>
 Var<T> pow(const Var<T>& a, std::type_identity_t<T> p, std::source_location where) {
-  return elementwise<Pow<T>>("pow", a, where, {p, T(0)});
+  return detail::elementwise<Pow<T>>("pow", a, where, {p, T(0)});
 }
 
 template <class T>
 Var<T> sqrt(const Var<T>& a, std::source_location where) {
-  return elementwise<Sqrt<T>>("sqrt", a, where);
+  return detail::elementwise<Sqrt<T>>("sqrt", a, where);
 }
 
 template <class T>
 Var<T> abs(const Var<T>& a, std::source_location where) {
-  return elementwise<Abs<T>>("abs", a, where);
+  return detail::elementwise<Abs<T>>("abs", a, where);
 }
 
 template <class T>
 Var<T> square(const Var<T>& a, std::source_location where) {
-  return elementwise<Square<T>>("square", a, where);
+  return detail::elementwise<Square<T>>("square", a, where);
 }
 
 template <class T>
 Var<T> softplus(const Var<T>& a, std::source_location where) {
-  return elementwise<Softplus<T>>("softplus", a, where);
+  return detail::elementwise<Softplus<T>>("softplus", a, where);
 }
 
 template <class T>
 Var<T> log_sigmoid(const Var<T>& a, std::source_location where) {
-  return elementwise<LogSigmoid<T>>("log_sigmoid", a, where);
+  return detail::elementwise<LogSigmoid<T>>("log_sigmoid", a, where);
 }
 
 template <class T>
@@ -152,7 +143,7 @@ Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T
         fmt::format("clamp: the bounds must satisfy lo <= hi, got lo = {} and hi = {} (at {})", lo,
                     hi, to_string(where)));
   }
-  return elementwise<Clamp<T>>("clamp", a, where, {lo, hi});
+  return detail::elementwise<Clamp<T>>("clamp", a, where, {lo, hi});
 }
 
 template Var<float> divide(const Var<float>&, const Var<float>&, std::source_location);

@@ -5,9 +5,8 @@ namespace ad::detail {
 Shape broadcast_shape(const char* op, Shape a, Shape b, std::source_location where) {
   auto fit = [](Eigen::Index m, Eigen::Index n) { return m == n || m == 1 || n == 1; };
   if (!fit(a.rows, b.rows) || !fit(a.cols, b.cols)) {
-    throw ShapeError(op, a, b,
-                     "each dimension must be equal or 1 in one of them (NumPy broadcasting)",
-                     where);
+    throw ShapeError(
+        op, a, b, "each dimension must be equal or 1 in one of them (NumPy broadcasting)", where);
   }
   auto stretched = [](Eigen::Index m, Eigen::Index n) { return m == 1 ? n : m; };
   return {stretched(a.rows, b.rows), stretched(a.cols, b.cols)};

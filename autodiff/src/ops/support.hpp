@@ -37,6 +37,23 @@ Var<T> record(Tape<T>& tape, const char* name, std::initializer_list<Var<T>> inp
   return c;
 }
 
+// Records a one-input elementwise op Op: C has A's shape; constants are its scalar
+// arguments (pow's p, clamp's bounds).
+template <class Op, class T>
+Var<T> elementwise(const char* name, const Var<T>& a, std::source_location where,
+                   std::array<T, 2> constants = {}) {
+  Tape<T>& tape = tape_of(name, where, a);
+  return record<Op>(tape, name, {a}, a.shape(), where, constants);
+}
+
+// Records a two-input op with NumPy broadcasting (add, subtract, hadamard, divide).
+template <class Op, class T>
+Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
+                    std::source_location where) {
+  Tape<T>& tape = tape_of(name, where, a, b);
+  return record<Op>(tape, name, {a, b}, broadcast_shape(name, a.shape(), b.shape(), where), where);
+}
+
 // C = A B, or C += A B when Accumulate. Products as small as the seeds' 2x2 networks cost
 // less as three plain loops than through Eigen's run-time dispatch for dynamic sizes
 // (which is built for GEMM); anything larger goes to Eigen's GEMM. A and B may be
