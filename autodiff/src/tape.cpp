@@ -2,34 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <new>
-#include <string_view>
 
 namespace ad {
 namespace detail {
-
-// Eigen's matrix product takes its packing buffers from malloc on every call. glibc serves
-// blocks above 128 KiB with mmap, and returns freed memory at the top of the heap to the
-// system, so each product of a training step would fault fresh pages in: about 10 µs per
-// 4 KiB page on the machines this was measured on, which tripled the time of an MLP step.
-// Raising both thresholds keeps such memory in the process for reuse. It is a process-wide
-// setting, applied once; a program that tunes malloc itself can set AD_NO_MALLOC_TUNING=1.
-void keep_freed_memory() {
-  static const bool applied = [] {
-    const char* off = std::getenv("AD_NO_MALLOC_TUNING");
-    if (off && std::string_view(off) == "1") return false;
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    return true;
-  }();
-  (void)applied;
-}
 
 template <class T>
 void Arena<T>::Block::Free::operator()(T* p) const {
@@ -66,11 +45,6 @@ std::size_t Arena<T>::capacity() const {
 }
 
 }  // namespace detail
-
-template <class T>
-Tape<T>::Tape() {
-  detail::keep_freed_memory();
-}
 
 template <class T>
 const char* Var<T>::op() const {

@@ -182,8 +182,7 @@ struct OpRecord {
 template <class T>
 class Tape {
  public:
-  // The first tape in a process also tunes glibc's malloc (see detail::keep_freed_memory).
-  Tape();
+  Tape() = default;
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
