@@ -33,16 +33,16 @@ void record_and_backward(benchmark::State& state, Op op) {
   state.counters["n"] = static_cast<double>(n);
 }
 
-#define AD_OP_BENCHMARK(name, expression)                                      \
-  void BM_##name(benchmark::State& state) {                                    \
-    record_and_backward(state, [](const auto& x, const auto& y) {              \
-      (void)y;                                                                 \
-      return expression;                                                       \
-    });                                                                        \
-  }                                                                            \
+#define AD_OP_BENCHMARK(name, expression)                         \
+  void BM_##name(benchmark::State& state) {                       \
+    record_and_backward(state, [](const auto& x, const auto& y) { \
+      (void)y;                                                    \
+      return expression;                                          \
+    });                                                           \
+  }                                                               \
   BENCHMARK(BM_##name)->Arg(1)->Arg(2)->Arg(64)->Arg(512)->Unit(benchmark::kMicrosecond)
 
-AD_OP_BENCHMARK(matmul, x * y);
+AD_OP_BENCHMARK(matmul, x* y);
 AD_OP_BENCHMARK(hadamard, hadamard(x, y));
 AD_OP_BENCHMARK(add, x + y);
 AD_OP_BENCHMARK(transpose, transpose(x));
@@ -68,10 +68,12 @@ void BM_seed_network(benchmark::State& state) {
 BENCHMARK(BM_seed_network)->Unit(benchmark::kNanosecond);
 
 // x ← σ(A x) 500 times (1000 recorded ops), A 2x2, x 2x1; the gradient of sum(x) w.r.t. A.
+// The argument turns the tape's non-finite checks on (1) or leaves them off (0).
 void BM_chain(benchmark::State& state) {
   constexpr int links = 500;
   const Mat A = random_matrix(2, 2, 3), x0 = random_matrix(2, 1, 4);
   ad::Tape<double> tape;
+  tape.check_finite(state.range(0) != 0);
   for (auto _ : state) {
     tape.clear();
     auto a = tape.variable(A);
@@ -83,7 +85,7 @@ void BM_chain(benchmark::State& state) {
   state.counters["ns_per_op"] = benchmark::Counter(
       2.0 * links, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_chain)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_chain)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // gradcheck of the seed network: 10 weights, two recordings each.
 void BM_gradcheck_seed_network(benchmark::State& state) {
