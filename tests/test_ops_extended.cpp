@@ -425,6 +425,7 @@ BOOST_AUTO_TEST_CASE(invalid_inputs_name_the_op) {
   unary("broadcast_to", [](const V& a) { broadcast_to(a, 2, 2); });
   unary("softmax", [](const V& a) { softmax(a); });
   unary("log_softmax", [](const V& a) { log_softmax(a); });
+  unary("hcat", [](const V& a) { ad::hcat({a}); });  // one part: returned, but checked
   binary("solve", [](const V& a, const V& b) { solve(a, b); });
   binary("dot", [](const V& a, const V& b) { dot(a, b); });
   binary("outer", [](const V& a, const V& b) { outer(a, b); });

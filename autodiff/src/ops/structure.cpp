@@ -105,6 +105,7 @@ Var<T> concatenate(const char* op, std::span<const Var<T>> parts, bool side_by_s
     throw Error(fmt::format("{}: needs at least one part (at {})", op, to_string(where)));
   }
   Var<T> c = parts[0];
+  detail::tape_of(op, where, c);  // a single part is returned as it is: still check it
   for (std::size_t k = 1; k < parts.size(); ++k) {
     const Var<T>& b = parts[k];
     Tape<T>& tape = detail::tape_of(op, where, c, b);
