@@ -9,8 +9,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <numbers>
 #include <random>
+#include <utility>
+#include <vector>
+
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
 
 namespace nn = ad::nn;
 namespace fs = std::filesystem;
@@ -294,6 +301,66 @@ BOOST_AUTO_TEST_CASE(adamw_decays_decoupled_from_the_gradient) {
   adam.zero_grad();
   BOOST_TEST(a.grad()(0, 0) == 0.0);
 }
+
+BOOST_AUTO_TEST_CASE(adam_updates_every_element_of_parameters_of_any_size) {
+  // Sizes around Adam's block of 1024 elements, so that a slip in the blocks or in the
+  // parameters' offsets into the moments shows.
+  const std::vector<std::pair<Index, Index>> shapes = {{1, 1}, {3, 700}, {1024, 1}, {37, 29}};
+  for (bool decoupled : {false, true}) {
+    std::mt19937_64 rng(21);
+    std::vector<ad::Parameter<double>> params;
+    for (auto [rows, cols] : shapes)
+      params.emplace_back(ad::random_normal<double>(rows, cols, rng));
+    nn::ParameterList<double> list;
+    for (auto& p : params) list.push_back(&p);
+    const nn::AdamOptions options{.lr = 0.01, .weight_decay = 0.1};
+    std::unique_ptr<nn::Adam<double>> opt = decoupled
+                                                ? std::make_unique<nn::AdamW<double>>(list, options)
+                                                : std::make_unique<nn::Adam<double>>(list, options);
+    std::vector<ad::Matrix<double>> value, m, v;
+    for (auto& p : params) {
+      value.push_back(p.value());
+      m.push_back(ad::Matrix<double>::Zero(p.rows(), p.cols()));
+      v.push_back(ad::Matrix<double>::Zero(p.rows(), p.cols()));
+    }
+    for (int t = 1; t <= 3; ++t) {
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        params[i].grad() = ad::random_normal<double>(params[i].rows(), params[i].cols(), rng);
+        auto g = params[i].grad().array() + (decoupled ? 0.0 : 0.1) * value[i].array();
+        if (decoupled) value[i] *= 1 - 0.01 * 0.1;
+        m[i] = 0.9 * m[i].array() + 0.1 * g;
+        v[i] = 0.999 * v[i].array() + 0.001 * g.square();
+        const auto m_hat = m[i].array() / (1 - std::pow(0.9, t));
+        const auto v_hat = v[i].array() / (1 - std::pow(0.999, t));
+        value[i].array() -= 0.01 * m_hat / (v_hat.sqrt() + 1e-8);
+      }
+      opt->step();
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        BOOST_TEST((params[i].value() - value[i]).cwiseAbs().maxCoeff() < 1e-12,
+                   "parameter " << i << " after step " << t << (decoupled ? " (AdamW)" : ""));
+      }
+    }
+  }
+}
+
+#if defined(__SSE__)
+BOOST_AUTO_TEST_CASE(adam_flushes_subnormals_and_restores_the_floating_point_mode) {
+  // A first moment of 0.1 g = 1e-38 is subnormal in float. Kept, it would move a zero
+  // parameter by about η 1e-38 / ε = 1e-33; flushed, the parameter stays zero.
+  ad::Parameter<float> p(ad::Matrix<float>::Zero(1, 1));
+  p.grad()(0, 0) = 1e-37f;
+  nn::Adam<float> opt({&p}, {.lr = 1e-3});
+  // The mode: MXCSR without its sticky exception flags (bits 0-5), which arithmetic sets.
+  auto mode = [] { return _mm_getcsr() & ~0x3fu; };
+  const unsigned before = mode();
+  opt.step();
+  BOOST_TEST(p.value()(0, 0) == 0.0f);
+  BOOST_TEST(mode() == before);
+  // Outside the step, subnormals are kept as the program had them.
+  volatile float tiny = 1e-37f;
+  BOOST_TEST(tiny * 0.1f != 0.0f);
+}
+#endif
 
 BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
   const nn::Schedule cosine = nn::cosine_lr(1.0, 10, 0.1);

@@ -3,12 +3,47 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <utility>
 
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
+
 namespace ad::nn {
 namespace {
+
+using Eigen::Index;
+
+// Makes the CPU treat subnormal numbers as zero, as operands and as results (x86's DAZ
+// and FTZ modes), until it goes out of scope. Where a gradient is zero in most batches
+// (pixels blank in nearly every image, units that stopped firing), an optimiser's state
+// decays geometrically into the subnormal range and stays there (Adam's first moment, by
+// β₁ = 0.9 a step, within a thousand steps), and arithmetic on subnormals is many times
+// slower: on Fashion-MNIST, Adam's step took 1.5 times as long by the second epoch. A
+// flushed value is below 1.2e-38 (float), which moves no parameter of normal magnitude.
+class SubnormalsAsZero {
+ public:
+#if defined(__SSE__)
+  SubnormalsAsZero() : saved_(_mm_getcsr()) {
+    _mm_setcsr(saved_ | _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON);
+  }
+  // The mode as it was, with the exception flags raised meanwhile.
+  ~SubnormalsAsZero() { _mm_setcsr(saved_ | (_mm_getcsr() & _MM_EXCEPT_MASK)); }
+  SubnormalsAsZero(const SubnormalsAsZero&) = delete;
+  SubnormalsAsZero& operator=(const SubnormalsAsZero&) = delete;
+
+ private:
+  unsigned saved_;
+#endif
+};
+
+// Adam updates a parameter block by block, every statement on one block before the next:
+// a block of each array (p, g, m, v) stays in the L1 cache, so that the update reads and
+// writes each array once instead of once per statement.
+constexpr Index block_size = 1024;
 
 template <class T>
 std::vector<typename Parameter<T>::Matrix> zeros_like(const ParameterList<T>& parameters) {
@@ -49,6 +84,7 @@ void SGD<T>::step() {
   const T lr = static_cast<T>(this->lr_);
   const T mu = static_cast<T>(options_.momentum);
   const T decay = static_cast<T>(options_.weight_decay);
+  [[maybe_unused]] const SubnormalsAsZero flush;
   for (std::size_t i = 0; i < this->parameters_.size(); ++i) {
     auto p = this->parameters_[i]->value().array();
     auto g = this->parameters_[i]->grad().array() + decay * p;
@@ -72,15 +108,15 @@ Adam<T>::Adam(ParameterList<T> parameters, AdamOptions options)
 
 template <class T>
 Adam<T>::Adam(ParameterList<T> parameters, AdamOptions options, bool decoupled)
-    : Optimizer<T>(std::move(parameters), options.lr),
-      options_(options),
-      decoupled_(decoupled),
-      m_(zeros_like(this->parameters_)),
-      v_(zeros_like(this->parameters_)) {
+    : Optimizer<T>(std::move(parameters), options.lr), options_(options), decoupled_(decoupled) {
   if (!(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1)) {
     throw ad::Error(fmt::format("Adam: beta1 = {} and beta2 = {} must lie in [0, 1)", options.beta1,
                                 options.beta2));
   }
+  Index total = 0;
+  for (const Parameter<T>* p : this->parameters_) total += p->size();
+  m_.setZero(total);
+  v_.setZero(total);
 }
 
 template <class T>
@@ -97,20 +133,30 @@ void Adam<T>::step() {
   const double c2 = 1 - std::pow(options_.beta2, static_cast<double>(t_));
   const T step = static_cast<T>(lr / c1);
   const T root_c2 = static_cast<T>(std::sqrt(c2));
-  for (std::size_t i = 0; i < this->parameters_.size(); ++i) {
-    auto p = this->parameters_[i]->value().array();
-    auto m = m_[i].array();
-    auto v = v_[i].array();
-    if (decoupled_) {
-      p *= static_cast<T>(1 - lr * options_.weight_decay);
-      m = beta1 * m + (1 - beta1) * this->parameters_[i]->grad().array();
-      v = beta2 * v + (1 - beta2) * this->parameters_[i]->grad().array().square();
-    } else {
-      auto g = this->parameters_[i]->grad().array() + decay * p;
-      m = beta1 * m + (1 - beta1) * g;
-      v = beta2 * v + (1 - beta2) * g.square();
+  const T shrink = static_cast<T>(1 - lr * options_.weight_decay);
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  [[maybe_unused]] const SubnormalsAsZero flush;
+  Index offset = 0;  // of the parameter's moments in m_ and v_
+  for (Parameter<T>* parameter : this->parameters_) {
+    const Index n = parameter->size();
+    for (Index start = 0; start < n; start += block_size) {
+      const Index size = std::min(block_size, n - start);
+      Eigen::Map<Array> p(parameter->value().data() + start, size);
+      const Eigen::Map<const Array> grad(parameter->grad().data() + start, size);
+      auto m = m_.segment(offset + start, size);
+      auto v = v_.segment(offset + start, size);
+      if (decoupled_) {
+        p *= shrink;
+        m = beta1 * m + (1 - beta1) * grad;
+        v = beta2 * v + (1 - beta2) * grad.square();
+      } else {
+        const auto g = grad + decay * p;
+        m = beta1 * m + (1 - beta1) * g;
+        v = beta2 * v + (1 - beta2) * g.square();
+      }
+      p -= step * m / (v.sqrt() / root_c2 + eps);
     }
-    p -= step * m / (v.sqrt() / root_c2 + eps);
+    offset += n;
   }
 }
 

@@ -6,7 +6,9 @@
 //   opt.zero_grad();  tape.backward(loss);  opt.step();
 //
 // Each optimiser allocates its state (velocities, moments) when constructed, so a step
-// allocates nothing.
+// allocates nothing. During a step, subnormal numbers count as zero (on x86): state that
+// decays towards zero would otherwise turn subnormal and slow every later step several
+// times over; a flushed value is below 1.2e-38 and moves no parameter of normal magnitude.
 
 #include <ad/parameter.hpp>
 
@@ -71,6 +73,7 @@ struct AdamOptions {
 
 // m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g ⊙ g;
 // p ← p − η m̂ ⊘ (√v̂ + ε) with m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ) (Kingma and Ba, 2015).
+// The same update as PyTorch's Adam.
 template <class T>
 class Adam : public Optimizer<T> {
  public:
@@ -84,8 +87,9 @@ class Adam : public Optimizer<T> {
   AdamOptions options_;
   bool decoupled_ = false;
   std::int64_t t_ = 0;
-  std::vector<typename Parameter<T>::Matrix> m_;
-  std::vector<typename Parameter<T>::Matrix> v_;
+  // The moments of every parameter, one after another in parameter order.
+  Eigen::Array<T, Eigen::Dynamic, 1> m_;
+  Eigen::Array<T, Eigen::Dynamic, 1> v_;
 };
 
 // Adam with decoupled weight decay (Loshchilov and Hutter, 2019): p ← p (1 − η λ) before
