@@ -147,6 +147,40 @@ BOOST_AUTO_TEST_CASE(matmul_op) {
       {{2, 2}, {1, 2}}, "A has 2 columns but B has 1 rows");
 }
 
+// Products up to 4x4x4 run in kernels with the sizes fixed at compile time, up to 8x8x8 in
+// plain loops, beyond in Eigen's GEMM: every one of the 64 kernels and a size on each side
+// of each boundary, against Eigen's product for the value and finite differences for the
+// gradient.
+BOOST_AUTO_TEST_CASE(matmul_of_every_small_shape_and_each_kernel_boundary) {
+  std::vector<int> sizes = {1, 2, 3, 4, 5, 9};
+  std::mt19937_64 rng(11);
+  for (int m : sizes) {
+    for (int k : sizes) {
+      for (int n : sizes) {
+        const Mat A = ad::random_uniform<double>(m, k, rng, -1, 1);
+        const Mat B = ad::random_uniform<double>(k, n, rng, -1, 1);
+        ad::Tape<double> tape;
+        const Mat C = (tape.variable(A) * tape.variable(B)).value();
+        BOOST_TEST((C - A * B).cwiseAbs().maxCoeff() <= 1e-15, m << "x" << k << "x" << n);
+        check_gradients("matmul", [](const auto& a, const auto& b) { return a * b; }, {A, B});
+      }
+    }
+  }
+}
+
+// The first contribution to an adjoint in a sweep is assigned, later ones added: a matrix
+// used as both factors (A A) and again elsewhere gets all three contributions.
+BOOST_AUTO_TEST_CASE(matmul_adjoints_add_every_use_of_an_input) {
+  const Mat A{{0.5, -1.0}, {2.0, 0.25}};
+  ad::Tape<double> tape;
+  auto a = tape.variable(A);
+  tape.backward(sum(a * a) + sum(a));
+  // d/dA Σ(A A) = 1 1ᵀ Aᵀ + Aᵀ 1 1ᵀ; d/dA Σ A = 1 1ᵀ
+  const Mat ones = Mat::Ones(2, 2);
+  const Mat expected = ones * A.transpose() + A.transpose() * ones + ones;
+  BOOST_TEST((a.grad() - expected).cwiseAbs().maxCoeff() <= 1e-15);
+}
+
 BOOST_AUTO_TEST_CASE(matmul_of_same_shapes_suggests_hadamard) {
   ad::Tape<double> tape;
   auto a = tape.variable(Mat::Ones(2, 3));

@@ -11,36 +11,36 @@ namespace ad {
 namespace detail {
 
 template <class T>
-void Arena<T>::Block::Free::operator()(T* p) const {
-  ::operator delete (p, std::align_val_t{alignment});
+void Arena<T>::Block::Free::operator()(std::byte* p) const {
+  ::operator delete (p, std::align_val_t{line});
 }
 
 template <class T>
-T* Arena<T>::allocate_in_next_block(std::size_t n) {
+T* Arena<T>::allocate_in_next_block(std::size_t bytes) {
   while (in_use_ < blocks_.size()) {
     Block& b = blocks_[in_use_++];
-    if (b.size >= n) {
-      cursor_ = b.data.get() + n;
-      limit_ = b.data.get() + b.size;
-      return b.data.get();
+    if (b.bytes >= bytes) {
+      cursor_ = b.data.get() + bytes;
+      limit_ = b.data.get() + b.bytes;
+      return reinterpret_cast<T*>(b.data.get());
     }
   }
   // Blocks grow geometrically, so a recording needs few of them.
-  constexpr std::size_t first_block = (std::size_t{1} << 16) / sizeof(T);
+  constexpr std::size_t first_block = std::size_t{1} << 16;
   const std::size_t size =
-      std::max({n, first_block, blocks_.empty() ? 0 : 2 * blocks_.back().size});
-  T* data = static_cast<T*>(::operator new (size * sizeof(T), std::align_val_t{alignment}));
-  blocks_.push_back(Block{std::unique_ptr<T[], typename Block::Free>(data), size});
+      std::max({bytes, first_block, blocks_.empty() ? 0 : 2 * blocks_.back().bytes});
+  auto* data = static_cast<std::byte*>(::operator new (size, std::align_val_t{line}));
+  blocks_.push_back(Block{std::unique_ptr<std::byte[], typename Block::Free>(data), size});
   in_use_ = blocks_.size();
-  cursor_ = data + n;
+  cursor_ = data + bytes;
   limit_ = data + size;
-  return data;
+  return reinterpret_cast<T*>(data);
 }
 
 template <class T>
-std::size_t Arena<T>::capacity() const {
+std::size_t Arena<T>::bytes() const {
   std::size_t total = 0;
-  for (const Block& b : blocks_) total += b.size;
+  for (const Block& b : blocks_) total += b.bytes;
   return total;
 }
 
@@ -149,7 +149,7 @@ void Tape<T>::reject(const Var<T>& v, const char* op, std::source_location where
 
 template <class T>
 Var<T> Tape<T>::leaf(const char* op, Shape shape, bool needs_grad, std::source_location where) {
-  return record({.name = op, .inputs = {}, .shape = shape, .rule = nullptr}, where, needs_grad);
+  return append({.name = op, .inputs = {}, .shape = shape, .rule = nullptr}, where, needs_grad);
 }
 
 namespace {
@@ -207,52 +207,14 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   return v;
 }
 
-namespace {
-
-[[noreturn]] void reject_shape(const char* op, Shape shape, std::source_location where) {
+template <class T>
+void Tape<T>::reject_shape(const char* op, Shape shape, std::source_location where) {
   throw ShapeError(op, shape, "each dimension must lie in [0, 2^31)", where);
 }
 
-}  // namespace
-
 template <class T>
-void Tape<T>::check_shape(const char* op, Shape shape, std::source_location where) {
-  constexpr Eigen::Index limit = std::numeric_limits<std::int32_t>::max();
-  if (shape.rows < 0 || shape.cols < 0 || shape.rows > limit || shape.cols > limit) [[unlikely]] {
-    reject_shape(op, shape, where);
-  }
-}
-
-template <class T>
-Var<T> Tape<T>::record(const OpRecord<T>& op, std::source_location where) {
-  bool needs_grad = false;
-  for (const Var<T>& v : op.inputs) {
-    check(v, op.name, where);
-    needs_grad = needs_grad || nodes_[v.index_].needs_grad;
-  }
-  return record(op, where, needs_grad);
-}
-
-template <class T>
-Var<T> Tape<T>::record(const OpRecord<T>& op, std::source_location where, bool needs_grad) {
-  if (op.inputs.size() > detail::Node<T>::max_inputs) {
-    throw Error(
-        fmt::format("{}: an op takes at most {} inputs", op.name, detail::Node<T>::max_inputs));
-  }
-  check_shape(op.name, op.shape, where);
-  const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
-  detail::Node<T>& n = nodes_.emplace_back();
-  n.op = op.name;
-  n.rule = op.rule;
-  n.value = arena_.allocate(size);
-  n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
-  n.rows = static_cast<std::int32_t>(op.shape.rows);
-  n.cols = static_cast<std::int32_t>(op.shape.cols);
-  for (const Var<T>& v : op.inputs) n.inputs[n.arity++] = v.index_;
-  n.needs_grad = needs_grad;
-  n.constants = op.constants;
-  n.where = where;
-  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+void Tape<T>::reject_arity(const char* op) {
+  throw Error(fmt::format("{}: an op takes at most {} inputs", op, detail::Node<T>::max_inputs));
 }
 
 template <class T>
@@ -299,7 +261,14 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
         fmt::format("backward (at {}): the seed holds NaN or Inf", to_string(where)));
   }
   if (!out.needs_grad) return;
-  adjoint(output.index_) += seed;
+  auto [ybar, written] = adjoint_slot(output.index_);
+  if (written) {
+    ybar += seed;
+  } else if (seed.size() == 1) {
+    ybar(0, 0) = seed(0, 0);  // the common 1x1 seed, without Eigen's general assignment
+  } else {
+    ybar = seed;
+  }
   // Newest to oldest: a node's adjoint is complete once every later node has run.
   // Nodes whose adjoint nothing wrote do not lead to the output and are skipped.
   for (std::uint32_t i = output.index_ + 1; i-- > 0;) {

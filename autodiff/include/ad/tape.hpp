@@ -20,9 +20,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <source_location>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ad {
@@ -109,44 +111,55 @@ class Var {
 
 namespace detail {
 
-// Storage for node values and adjoints: a list of blocks handed out front to back, each
-// allocation starting on a cache line. Rewinding returns to the first block and keeps them
-// all, so the same sequence of allocations reuses the same memory.
+// Storage for node values and adjoints: a list of blocks handed out front to back.
+// Allocations of a cache line or more start on a cache line, for vectorised kernels; smaller
+// ones are packed at 16-byte steps, so that a chain of 2x2 ops touches a quarter of the
+// memory. Rewinding returns to the first block and keeps them all, so the same sequence of
+// allocations reuses the same memory.
 template <class T>
 class Arena {
  public:
-  static constexpr std::size_t alignment = 64;
+  static constexpr std::size_t line = 64;
+  static constexpr std::size_t step = 16;
 
   T* allocate(std::size_t count) {
-    constexpr std::size_t per_line = alignment / sizeof(T);
-    const std::size_t n = (count + per_line - 1) / per_line * per_line;
-    if (n <= static_cast<std::size_t>(limit_ - cursor_)) {
-      T* p = cursor_;
-      cursor_ += n;
-      return p;
+    const std::size_t bytes = (count * sizeof(T) + step - 1) / step * step;
+    const std::uintptr_t align = bytes < line ? step : line;
+    const std::uintptr_t start = (std::uintptr_t(cursor_) + align - 1) & ~(align - 1);
+    if (start + bytes <= std::uintptr_t(limit_)) {
+      cursor_ = reinterpret_cast<std::byte*>(start + bytes);
+      return reinterpret_cast<T*>(start);
     }
-    return allocate_in_next_block(n);
+    return allocate_in_next_block(bytes);
   }
   void rewind() {
     in_use_ = 0;
     cursor_ = limit_ = nullptr;
   }
-  std::size_t capacity() const;
+  std::size_t bytes() const;  // held, used or not
 
  private:
-  T* allocate_in_next_block(std::size_t n);
+  T* allocate_in_next_block(std::size_t bytes);
 
   struct Block {
     struct Free {
-      void operator()(T* p) const;
+      void operator()(std::byte* p) const;
     };
-    std::unique_ptr<T[], Free> data;
-    std::size_t size = 0;
+    std::unique_ptr<std::byte[], Free> data;
+    std::size_t bytes = 0;
   };
   std::vector<Block> blocks_;
-  std::size_t in_use_ = 0;  // blocks started since the last rewind
-  T* cursor_ = nullptr;     // free space in the current block: [cursor_, limit_)
-  T* limit_ = nullptr;
+  std::size_t in_use_ = 0;       // blocks started since the last rewind
+  std::byte* cursor_ = nullptr;  // free space in the current block: [cursor_, limit_)
+  std::byte* limit_ = nullptr;
+};
+
+// A node's adjoint as a rule writes it. Not `written` yet in this sweep, its memory holds
+// stale numbers: the rule assigns instead of adding, which saves a pass of zeros.
+template <class T>
+struct AdjointSlot {
+  Eigen::Map<Matrix<T>> map;
+  bool written;
 };
 
 template <class T>
@@ -217,13 +230,21 @@ class Tape {
 
   std::size_t size() const { return nodes_.size(); }
   // Bytes the arena holds, used or not.
-  std::size_t arena_bytes() const { return arena_.capacity() * sizeof(T); }
+  std::size_t arena_bytes() const { return arena_.bytes(); }
   // Adjoint rules run by the latest backward sweep.
   std::size_t rules_run() const { return rules_run_; }
 
   // Appends a node: checks the inputs belong to this tape, takes storage for the value,
   // and returns the new node's handle. The caller computes the value (see Rule::y()).
-  Var<T> record(const OpRecord<T>& op, std::source_location where);
+  // Inline, as it runs once per op: a 2x2 op costs little more than this bookkeeping.
+  Var<T> record(const OpRecord<T>& op, std::source_location where) {
+    bool needs_grad = false;
+    for (const Var<T>& v : op.inputs) {
+      check(v, op.name, where);
+      needs_grad = needs_grad || nodes_[v.index_].needs_grad;
+    }
+    return append(op, where, needs_grad);
+  }
 
   // Throws ad::Error unless v is a live node of this tape.
   void check(const Var<T>& v, const char* op, std::source_location where) const {
@@ -237,21 +258,50 @@ class Tape {
   friend class Rule<T>;
 
   Var<T> leaf(const char* op, Shape shape, bool needs_grad, std::source_location where);
-  Var<T> record(const OpRecord<T>& op, std::source_location where, bool needs_grad);
-  static void check_shape(const char* op, Shape shape, std::source_location where);
+  Var<T> append(const OpRecord<T>& op, std::source_location where, bool needs_grad) {
+    if (op.inputs.size() > detail::Node<T>::max_inputs) [[unlikely]] {
+      reject_arity(op.name);
+    }
+    check_shape(op.name, op.shape, where);
+    const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
+    detail::Node<T>& n = nodes_.emplace_back();
+    n.op = op.name;
+    n.rule = op.rule;
+    n.value = arena_.allocate(size);
+    n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
+    n.rows = static_cast<std::int32_t>(op.shape.rows);
+    n.cols = static_cast<std::int32_t>(op.shape.cols);
+    for (const Var<T>& v : op.inputs) n.inputs[n.arity++] = v.index_;
+    n.needs_grad = needs_grad;
+    n.constants = op.constants;
+    n.where = where;
+    return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  }
+  static void check_shape(const char* op, Shape shape, std::source_location where) {
+    constexpr Eigen::Index limit = std::numeric_limits<std::int32_t>::max();
+    if (shape.rows < 0 || shape.cols < 0 || shape.rows > limit || shape.cols > limit) [[unlikely]] {
+      reject_shape(op, shape, where);
+    }
+  }
+  [[noreturn]] static void reject_shape(const char* op, Shape shape, std::source_location where);
+  [[noreturn]] static void reject_arity(const char* op);
   void sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
              std::source_location where);
-  // The node's adjoint, zeroed when first written in a sweep.
-  Eigen::Map<Matrix<T>> adjoint(std::uint32_t index) {
+
+  detail::AdjointSlot<T> adjoint_slot(std::uint32_t index) {
     detail::Node<T>& n = nodes_[index];
     if (!n.adjoint) [[unlikely]] {
       reject_adjoint(n);
     }
-    if (!n.has_adjoint) {
-      std::fill_n(n.adjoint, std::size_t(n.rows) * std::size_t(n.cols), T(0));
-      n.has_adjoint = true;
-    }
-    return {n.adjoint, n.rows, n.cols};
+    const bool written = n.has_adjoint;
+    n.has_adjoint = true;
+    return {{n.adjoint, n.rows, n.cols}, written};
+  }
+  // The node's adjoint, zeroed when first written in a sweep.
+  Eigen::Map<Matrix<T>> adjoint(std::uint32_t index) {
+    detail::AdjointSlot<T> slot = adjoint_slot(index);
+    if (!slot.written) slot.map.setZero();
+    return slot.map;
   }
   [[noreturn]] void reject_adjoint(const detail::Node<T>& n) const;
   const detail::Node<T>& node(const Var<T>& v) const {
@@ -284,6 +334,26 @@ class Rule {
   ConstMap ybar() const { return {node_->adjoint, node_->rows, node_->cols}; }
   // Input i's adjoint, to add into. Zeroed on first touch in a sweep.
   Map xbar(int i) const { return tape_->adjoint(node_->inputs[i]); }
+  // Āᵢ += e for a matrix or array expression e, assigned instead when it is the first
+  // contribution to Āᵢ in this sweep (no pass of zeros first).
+  template <class E>
+  void accumulate(int i, const E& e) const {
+    auto [xbar, written] = tape_->adjoint_slot(node_->inputs[i]);
+    if constexpr (std::is_base_of_v<Eigen::ArrayBase<E>, E>) {
+      if (written) {
+        xbar.array() += e;
+      } else {
+        xbar.array() = e;
+      }
+    } else if (written) {
+      xbar += e;
+    } else {
+      xbar = e;
+    }
+  }
+  // Input i's adjoint and whether this sweep has written it, for rules that write it in
+  // their own way (a product that assigns or accumulates).
+  detail::AdjointSlot<T> xbar_slot(int i) const { return tape_->adjoint_slot(node_->inputs[i]); }
   // Whether input i leads to a variable or parameter, i.e. whether xbar(i) is wanted.
   bool wants(int i) const { return input(i).needs_grad; }
   T constant(int k) const { return node_->constants[k]; }

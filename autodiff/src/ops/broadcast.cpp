@@ -13,8 +13,8 @@ struct Add {
     detail::broadcast_into(r, [](const auto& a, const auto& b) { return a + b; });
   }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) detail::add_reduced(r.xbar(0), r.ybar());
-    if (r.wants(1)) detail::add_reduced(r.xbar(1), r.ybar());
+    if (r.wants(0)) detail::add_reduced(r, 0, r.ybar());
+    if (r.wants(1)) detail::add_reduced(r, 1, r.ybar());
   }
 };
 
@@ -25,8 +25,8 @@ struct Subtract {
     detail::broadcast_into(r, [](const auto& a, const auto& b) { return a - b; });
   }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) detail::add_reduced(r.xbar(0), r.ybar());
-    if (r.wants(1)) detail::add_reduced(r.xbar(1), -r.ybar());
+    if (r.wants(0)) detail::add_reduced(r, 0, r.ybar());
+    if (r.wants(1)) detail::add_reduced(r, 1, -r.ybar());
   }
 };
 
@@ -40,9 +40,8 @@ struct Hadamard {
     auto cbar = r.ybar().array();
     for (int i : {0, 1}) {
       if (!r.wants(i)) continue;
-      detail::with_expanded(r.x(1 - i), cbar.rows(), cbar.cols(), [&](const auto& other) {
-        detail::add_reduced(r.xbar(i).array(), cbar * other);
-      });
+      detail::with_expanded(r.x(1 - i), cbar.rows(), cbar.cols(),
+                            [&](const auto& other) { detail::add_reduced(r, i, cbar * other); });
     }
   }
 };

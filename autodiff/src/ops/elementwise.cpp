@@ -11,7 +11,7 @@ struct Sigmoid {
   static void value(const Rule<T>& r) { r.y().array() = T(1) / (T(1) + (-r.x(0).array()).exp()); }
   static void adjoint(const Rule<T>& r) {
     auto c = r.y().array();
-    r.xbar(0).array() += r.ybar().array() * c * (T(1) - c);
+    r.accumulate(0, r.ybar().array() * c * (T(1) - c));
   }
 };
 
@@ -21,7 +21,7 @@ struct Tanh {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().tanh(); }
   static void adjoint(const Rule<T>& r) {
     auto c = r.y().array();
-    r.xbar(0).array() += r.ybar().array() * (T(1) - c * c);
+    r.accumulate(0, r.ybar().array() * (T(1) - c * c));
   }
 };
 
@@ -30,7 +30,7 @@ template <class T>
 struct Relu {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().max(T(0)); }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += (r.x(0).array() > T(0)).select(r.ybar().array(), T(0));
+    r.accumulate(0, (r.x(0).array() > T(0)).select(r.ybar().array(), T(0)));
   }
 };
 
@@ -38,14 +38,14 @@ struct Relu {
 template <class T>
 struct Exp {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().exp(); }
-  static void adjoint(const Rule<T>& r) { r.xbar(0).array() += r.ybar().array() * r.y().array(); }
+  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().array() * r.y().array()); }
 };
 
 // C = ln A                      Ā += C̄ ⊘ A
 template <class T>
 struct Log {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().log(); }
-  static void adjoint(const Rule<T>& r) { r.xbar(0).array() += r.ybar().array() / r.x(0).array(); }
+  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().array() / r.x(0).array()); }
 };
 
 }  // namespace

@@ -8,10 +8,10 @@ namespace {
 // C = A B                       Ā += C̄ Bᵀ ;  B̄ += Aᵀ C̄
 template <class T>
 struct Matmul {
-  static void value(const Rule<T>& r) { detail::product<false>(r.y(), r.x(0), r.x(1)); }
+  static void value(const Rule<T>& r) { detail::product(r.y(), r.x(0), r.x(1), false); }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) detail::product<true>(r.xbar(0), r.ybar(), r.x(1).transpose());
-    if (r.wants(1)) detail::product<true>(r.xbar(1), r.x(0).transpose(), r.ybar());
+    if (r.wants(0)) detail::add_product(r, 0, r.ybar(), r.x(1).transpose());
+    if (r.wants(1)) detail::add_product(r, 1, r.x(0).transpose(), r.ybar());
   }
 };
 
@@ -19,7 +19,7 @@ struct Matmul {
 template <class T>
 struct Transpose {
   static void value(const Rule<T>& r) { r.y() = r.x(0).transpose(); }
-  static void adjoint(const Rule<T>& r) { r.xbar(0) += r.ybar().transpose(); }
+  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().transpose()); }
 };
 
 // C = α A + β                   Ā += α C̄
@@ -28,7 +28,7 @@ struct Affine {
   static void value(const Rule<T>& r) {
     r.y().array() = r.constant(0) * r.x(0).array() + r.constant(1);
   }
-  static void adjoint(const Rule<T>& r) { r.xbar(0) += r.constant(0) * r.ybar(); }
+  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.constant(0) * r.ybar()); }
 };
 
 }  // namespace

@@ -17,8 +17,8 @@ struct Divide {
     auto cbar = r.ybar().array();
     auto c = r.y().array();
     detail::with_expanded(r.x(1), cbar.rows(), cbar.cols(), [&](const auto& b) {
-      if (r.wants(0)) detail::add_reduced(r.xbar(0).array(), cbar / b);
-      if (r.wants(1)) detail::add_reduced(r.xbar(1).array(), -(cbar * c / b));
+      if (r.wants(0)) detail::add_reduced(r, 0, cbar / b);
+      if (r.wants(1)) detail::add_reduced(r, 1, -(cbar * c / b));
     });
   }
 };

@@ -9,7 +9,9 @@ namespace {
 template <class T>
 struct Sum {
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).sum(); }
-  static void adjoint(const Rule<T>& r) { r.xbar(0).array() += r.ybar()(0, 0); }
+  static void adjoint(const Rule<T>& r) {
+    r.accumulate(0, Matrix<T>::Constant(r.x(0).rows(), r.x(0).cols(), r.ybar()(0, 0)));
+  }
 };
 
 // c = Σᵢⱼ Aᵢⱼ / (m n)           Ā += c̄ 𝟙𝟙ᵀ / (m n)
@@ -17,7 +19,8 @@ template <class T>
 struct Mean {
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).mean(); }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
+    const T share = r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
+    r.accumulate(0, Matrix<T>::Constant(r.x(0).rows(), r.x(0).cols(), share));
   }
 };
 

@@ -73,7 +73,7 @@ struct BroadcastTo {
     auto c = r.y();
     c = detail::expand(r.x(0), c.rows(), c.cols());
   }
-  static void adjoint(const Rule<T>& r) { detail::add_reduced(r.xbar(0), r.ybar()); }
+  static void adjoint(const Rule<T>& r) { detail::add_reduced(r, 0, r.ybar()); }
 };
 
 // Records a block of a under the name `op` (block, row or col).

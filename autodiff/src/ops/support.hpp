@@ -54,28 +54,73 @@ Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
   return record<Op>(tape, name, {a, b}, broadcast_shape(name, a.shape(), b.shape(), where), where);
 }
 
-// C = A B, or C += A B when Accumulate. Products as small as the seeds' 2x2 networks cost
-// less as three plain loops than through Eigen's run-time dispatch for dynamic sizes
-// (which is built for GEMM); anything larger goes to Eigen's GEMM. A and B may be
-// transposed views.
-template <bool Accumulate, class C, class A, class B>
-void product(C&& c, const A& a, const B& b) {
-  constexpr Eigen::Index small = 8 * 8 * 8;
-  if (c.rows() * c.cols() * a.cols() > small) {
-    if constexpr (Accumulate) {
-      c.noalias() += a * b;
-    } else {
-      c.noalias() = a * b;
-    }
-    return;
+// A read-only view of a small operand: element (i, j) is data[i·row_step + j·col_step], so
+// a transposed view is the same data with the steps swapped.
+template <class T>
+struct Strided {
+  const T* data;
+  Eigen::Index row_step;
+  Eigen::Index col_step;
+  T operator()(Eigen::Index i, Eigen::Index j) const { return data[i * row_step + j * col_step]; }
+};
+
+template <class T>
+Strided<T> strided(const Eigen::Map<const Matrix<T>>& m) {
+  return {m.data(), 1, m.outerStride()};
+}
+template <class T>
+Strided<T> strided(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
+  return {m.nestedExpression().data(), m.nestedExpression().outerStride(), 1};
+}
+
+// Products of tiny operands (small_product.cpp): C = A B, or C += A B when accumulate, with
+// C contiguous. SmallKernels<T>::table[((rows − 1)·4 + inner − 1)·4 + cols − 1] has the
+// three sizes, each at most small_limit, fixed at compile time; small_product takes any.
+constexpr int small_limit = 4;
+template <class T>
+using SmallKernel = void (*)(T* c, const Strided<T>& a, const Strided<T>& b, bool accumulate);
+template <class T>
+struct SmallKernels {
+  static const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> table;
+};
+template <class T>
+void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
+                   const Strided<T>& b, Eigen::Index inner, bool accumulate);
+
+// C = A B or C += A B through Eigen's GEMM. Not inlined: its packing buffers make a large
+// stack frame, which the small products should not pay for on every call.
+template <class T, class A, class B>
+[[gnu::noinline]] void gemm(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
+  if (accumulate) {
+    c.noalias() += a * b;
+  } else {
+    c.noalias() = a * b;
   }
-  for (Eigen::Index j = 0; j < c.cols(); ++j) {
-    for (Eigen::Index i = 0; i < c.rows(); ++i) {
-      typename std::decay_t<C>::Scalar sum = Accumulate ? c(i, j) : 0;
-      for (Eigen::Index k = 0; k < a.cols(); ++k) sum += a(i, k) * b(k, j);
-      c(i, j) = sum;
-    }
+}
+
+// C = A B, or C += A B when accumulate. Products as small as the seeds' 2x2 networks go to
+// scalar loops, which cost a fraction of Eigen's run-time dispatch for dynamic sizes (built
+// for GEMM); anything larger goes to Eigen's GEMM. A and B may be transposed views.
+template <class T, class A, class B>
+void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
+  const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
+  // Sizes in [1, small_limit], tested as unsigned so that 0 wraps out of range.
+  auto fits = [](Eigen::Index n) { return std::size_t(n - 1) < std::size_t(small_limit); };
+  if (fits(rows) && fits(inner) && fits(cols)) {
+    const auto k = std::size_t(((rows - 1) * small_limit + inner - 1) * small_limit + cols - 1);
+    SmallKernels<T>::table[k](c.data(), strided<T>(a), strided<T>(b), accumulate);
+  } else if (rows * inner * cols <= 8 * 8 * 8) {
+    small_product(c.data(), rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
+  } else {
+    gemm(c, a, b, accumulate);
   }
+}
+
+// Āᵢ += A B for the rule's input i (assigned when first written in the sweep).
+template <class T, class A, class B>
+void add_product(const Rule<T>& r, int i, const A& a, const B& b) {
+  auto [xbar, written] = r.xbar_slot(i);
+  product(xbar, a, b, written);
 }
 
 // x stretched to rows x cols along the dimensions where it has size 1.
@@ -115,18 +160,19 @@ void broadcast_into(const Rule<T>& r, F f) {
   }
 }
 
-// dst += src summed over the dimensions where dst has size 1 and src does not: the
-// adjoint of a broadcast.
-template <class Dst, class Src>
-void add_reduced(Dst&& dst, const Src& src) {
-  if (dst.rows() == src.rows() && dst.cols() == src.cols()) {
-    dst += src;
-  } else if (dst.rows() == 1 && dst.cols() == 1) {
-    dst(0, 0) += src.sum();
-  } else if (dst.rows() == 1) {
-    dst += src.colwise().sum();
+// Āᵢ += src summed over the dimensions where input i has size 1 and src does not: the
+// adjoint of a broadcast (assigned when first written in the sweep).
+template <class T, class Src>
+void add_reduced(const Rule<T>& r, int i, const Src& src) {
+  const auto x = r.x(i);
+  if (x.rows() == src.rows() && x.cols() == src.cols()) {
+    r.accumulate(i, src);
+  } else if (x.rows() == 1 && x.cols() == 1) {
+    r.accumulate(i, Matrix<T>::Constant(1, 1, src.sum()));
+  } else if (x.rows() == 1) {
+    r.accumulate(i, src.colwise().sum());
   } else {
-    dst += src.rowwise().sum();
+    r.accumulate(i, src.rowwise().sum());
   }
 }
 

@@ -1,0 +1,57 @@
+// The matrix product for operands of a few elements (the seeds' 2x2 networks). This file is
+// compiled without auto-vectorisation (see CMakeLists.txt): at these sizes the vectorised
+// loop's run-time checks for aliasing, stride and trip count cost more than the
+// multiply-adds themselves.
+
+#include "support.hpp"
+
+#include <utility>
+
+namespace ad::detail {
+namespace {
+
+template <class T>
+void loops(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a, const Strided<T>& b,
+           Eigen::Index inner, bool accumulate) {
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      T sum = accumulate ? c[i + j * rows] : T(0);
+      for (Eigen::Index k = 0; k < inner; ++k) sum += a(i, k) * b(k, j);
+      c[i + j * rows] = sum;
+    }
+  }
+}
+
+// With the sizes known at compile time the compiler unrolls the loops completely.
+template <class T, int Rows, int Inner, int Cols>
+void fixed(T* c, const Strided<T>& a, const Strided<T>& b, bool accumulate) {
+  loops(c, Rows, Cols, a, b, Inner, accumulate);
+}
+
+template <class T, std::size_t... I>
+constexpr auto make_table(std::index_sequence<I...>) {
+  constexpr int n = small_limit;
+  return std::array<SmallKernel<T>, sizeof...(I)>{
+      &fixed<T, int(I) / (n * n) + 1, int(I) / n % n + 1, int(I) % n + 1>...};
+}
+
+}  // namespace
+
+template <class T>
+const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> SmallKernels<T>::table =
+    make_table<T>(std::make_index_sequence<small_limit * small_limit * small_limit>());
+
+template <class T>
+void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
+                   const Strided<T>& b, Eigen::Index inner, bool accumulate) {
+  loops(c, rows, cols, a, b, inner, accumulate);
+}
+
+template struct SmallKernels<float>;
+template struct SmallKernels<double>;
+template void small_product(float*, Eigen::Index, Eigen::Index, const Strided<float>&,
+                            const Strided<float>&, Eigen::Index, bool);
+template void small_product(double*, Eigen::Index, Eigen::Index, const Strided<double>&,
+                            const Strided<double>&, Eigen::Index, bool);
+
+}  // namespace ad::detail
