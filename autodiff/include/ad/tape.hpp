@@ -123,9 +123,10 @@ class Arena {
   static constexpr std::size_t step = 16;
 
   T* allocate(std::size_t count) {
+    // Every size is a multiple of the step, so the cursor is always step-aligned.
     const std::size_t bytes = (count * sizeof(T) + step - 1) / step * step;
-    const std::uintptr_t align = bytes < line ? step : line;
-    const std::uintptr_t start = (std::uintptr_t(cursor_) + align - 1) & ~(align - 1);
+    std::uintptr_t start = std::uintptr_t(cursor_);
+    if (bytes >= line) start = (start + line - 1) & ~std::uintptr_t(line - 1);
     if (start + bytes <= std::uintptr_t(limit_)) {
       cursor_ = reinterpret_cast<std::byte*>(start + bytes);
       return reinterpret_cast<T*>(start);

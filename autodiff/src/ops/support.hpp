@@ -27,10 +27,13 @@ Tape<T>& tape_of(const char* op, std::source_location where, const Var<T>& first
 Shape broadcast_shape(const char* op, Shape a, Shape b, std::source_location where);
 
 // Appends the node of op Op (a struct with static value() and adjoint() rules) and
-// computes its value.
+// computes its value. Inlined into every op: for a 2x2 op a call here cost as much as the
+// bookkeeping it does.
 template <class Op, class T>
-Var<T> record(Tape<T>& tape, const char* name, std::initializer_list<Var<T>> inputs, Shape shape,
-              std::source_location where, std::array<T, 2> constants = {}) {
+[[gnu::always_inline]] inline Var<T> record(Tape<T>& tape, const char* name,
+                                            std::initializer_list<Var<T>> inputs, Shape shape,
+                                            std::source_location where,
+                                            std::array<T, 2> constants = {}) {
   Var<T> c = tape.record({name, inputs, shape, &Op::adjoint, constants}, where);
   Op::value(Rule<T>(tape, c.index()));
   if (tape.check_finite()) tape.require_finite(c);
