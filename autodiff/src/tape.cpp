@@ -48,7 +48,8 @@ std::size_t Arena<T>::bytes() const {
 
 template <class T>
 const char* Var<T>::op() const {
-  return tape().node(*this).op;
+  const Tape<T>& t = tape();
+  return t.origin(t.node(*this)).op;
 }
 
 template <class T>
@@ -63,7 +64,7 @@ Eigen::Map<const Matrix<T>> Var<T>::grad() const {
   if (!n.adjoint) {
     throw Error(fmt::format(
         "grad() of a '{}' node that depends on no variable or parameter: it has no gradient",
-        n.op));
+        tape_->origin(n).op));
   }
   const Eigen::Map<Matrix<T>> adjoint = tape_->adjoint(index_);
   return {adjoint.data(), adjoint.rows(), adjoint.cols()};
@@ -78,7 +79,8 @@ template <class T>
 Var<T> Var<T>::input(int i) const {
   const auto& n = tape().node(*this);
   if (i < 0 || i >= n.arity) {
-    throw Error(fmt::format("input({}) of a '{}' node, which has {} inputs", i, n.op, n.arity));
+    throw Error(fmt::format("input({}) of a '{}' node, which has {} inputs", i, tape_->origin(n).op,
+                            n.arity));
   }
   return Var(tape_, n.inputs[i], generation_);
 }
@@ -106,8 +108,9 @@ std::string Tape<T>::describe(const detail::Node<T>& n) const {
     const detail::Node<T>& in = nodes_[n.inputs[k]];
     inputs += fmt::format("{}{}x{}", k ? ", " : "", in.rows, in.cols);
   }
-  return fmt::format("'{}' ({}x{}, inputs [{}], at {})", n.op, n.rows, n.cols, inputs,
-                     to_string(n.where));
+  const detail::Origin<T>& o = origin(n);
+  return fmt::format("'{}' ({}x{}, inputs [{}], at {})", o.op, n.rows, n.cols, inputs,
+                     to_string(o.where));
 }
 
 template <class T>
@@ -192,7 +195,6 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   }
   check_shape("parameter", {p.rows(), p.cols()}, where);
   detail::Node<T> n;
-  n.op = "parameter";
   n.rows = static_cast<std::int32_t>(p.rows());
   n.cols = static_cast<std::int32_t>(p.cols());
   n.value = p.value().data();
@@ -200,8 +202,8 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   n.needs_grad = true;
   n.has_adjoint = true;
   n.owns_adjoint = false;
-  n.where = where;
   nodes_.push_back(n);
+  origins_.push_back({"parameter", where});
   Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   if (check_finite_) require_finite(v);
   return v;
@@ -219,8 +221,8 @@ void Tape<T>::reject_arity(const char* op) {
 
 template <class T>
 void Tape<T>::reject_adjoint(const detail::Node<T>& n) const {
-  throw Error(
-      fmt::format("an adjoint rule wrote into the adjoint of a '{}' node that needs none", n.op));
+  throw Error(fmt::format("an adjoint rule wrote into the adjoint of a '{}' node that needs none",
+                          origin(n).op));
 }
 
 template <class T>
@@ -278,8 +280,8 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
     try {
       n.rule(Rule<T>(*this, i));
     } catch (const Error& e) {
-      throw Error(fmt::format("the adjoint rule of '{}' ({}x{}, recorded at {}) failed: {}", n.op,
-                              n.rows, n.cols, to_string(n.where), e.what()));
+      throw Error(fmt::format("the adjoint rule of '{}' ({}x{}, recorded at {}) failed: {}",
+                              origin(n).op, n.rows, n.cols, to_string(origin(n).where), e.what()));
     }
 #else
     n.rule(Rule<T>(*this, i));
@@ -292,6 +294,7 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
 template <class T>
 void Tape<T>::clear() {
   nodes_.clear();
+  origins_.clear();
   arena_.rewind();
   ++generation_;
 }
