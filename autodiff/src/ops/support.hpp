@@ -31,7 +31,7 @@ Shape broadcast_shape(const char* op, Shape a, Shape b, std::source_location whe
 // bookkeeping it does.
 template <class Op, class T>
 [[gnu::always_inline]] inline Var<T> record(Tape<T>& tape, const char* name,
-                                            std::initializer_list<Var<T>> inputs, Shape shape,
+                                            std::type_identity_t<InputList<T>> inputs, Shape shape,
                                             std::source_location where,
                                             std::array<T, 2> constants = {}) {
   Var<T> c = tape.record({name, inputs, shape, &Op::adjoint, constants}, where);
