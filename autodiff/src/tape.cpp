@@ -108,7 +108,7 @@ std::string Tape<T>::describe(const detail::Node<T>& n) const {
     const detail::Node<T>& in = nodes_[n.inputs[k]];
     inputs += fmt::format("{}{}x{}", k ? ", " : "", in.rows, in.cols);
   }
-  const detail::Origin<T>& o = origin(n);
+  const detail::Origin& o = origin(n);
   return fmt::format("'{}' ({}x{}, inputs [{}], at {})", o.op, n.rows, n.cols, inputs,
                      to_string(o.where));
 }

@@ -184,7 +184,6 @@ struct alignas(64) Node {
 };
 static_assert(sizeof(Node<double>) == 64 && sizeof(Node<float>) == 64);
 
-template <class T>
 struct Origin {
   const char* op;  // the op's name ("matmul", "variable", ...)
   std::source_location where;
@@ -322,7 +321,7 @@ class Tape {
     check(v, "Var", std::source_location{});  // an accessor has no caller line to name
     return nodes_[v.index_];
   }
-  const detail::Origin<T>& origin(const detail::Node<T>& n) const {
+  const detail::Origin& origin(const detail::Node<T>& n) const {
     return origins_[static_cast<std::size_t>(&n - nodes_.data())];
   }
   [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;
@@ -330,7 +329,7 @@ class Tape {
   void require_finite_adjoints(const detail::Node<T>& n) const;
 
   std::vector<detail::Node<T>> nodes_;
-  std::vector<detail::Origin<T>> origins_;  // origins_[i] belongs to nodes_[i]
+  std::vector<detail::Origin> origins_;  // origins_[i] belongs to nodes_[i]
   detail::Arena<T> arena_;
   std::uint32_t generation_ = 1;
   std::size_t rules_run_ = 0;

@@ -8,11 +8,10 @@
 #include <utility>
 
 namespace ad::detail {
-namespace {
 
 template <class T>
-void loops(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a, const Strided<T>& b,
-           Eigen::Index inner, bool accumulate) {
+void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
+                   const Strided<T>& b, Eigen::Index inner, bool accumulate) {
   for (Eigen::Index j = 0; j < cols; ++j) {
     for (Eigen::Index i = 0; i < rows; ++i) {
       T sum = accumulate ? c[i + j * rows] : T(0);
@@ -22,10 +21,13 @@ void loops(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a, cons
   }
 }
 
-// With the sizes known at compile time the compiler unrolls the loops completely.
+namespace {
+
+// small_product with the sizes known at compile time: the compiler unrolls the loops
+// completely.
 template <class T, int Rows, int Inner, int Cols>
 void fixed(T* c, const Strided<T>& a, const Strided<T>& b, bool accumulate) {
-  loops(c, Rows, Cols, a, b, Inner, accumulate);
+  small_product(c, Rows, Cols, a, b, Inner, accumulate);
 }
 
 template <class T, std::size_t... I>
@@ -40,12 +42,6 @@ constexpr auto make_table(std::index_sequence<I...>) {
 template <class T>
 const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> SmallKernels<T>::table =
     make_table<T>(std::make_index_sequence<small_limit * small_limit * small_limit>());
-
-template <class T>
-void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
-                   const Strided<T>& b, Eigen::Index inner, bool accumulate) {
-  loops(c, rows, cols, a, b, inner, accumulate);
-}
 
 template struct SmallKernels<float>;
 template struct SmallKernels<double>;
