@@ -150,40 +150,60 @@ void Tape<T>::reject(const Var<T>& v, const char* op, std::source_location where
       "{}: the Var was recorded before tape.clear() rewound the tape; record it again{}", op, at));
 }
 
-template <class T>
-Var<T> Tape<T>::leaf(const char* op, Shape shape, bool needs_grad, std::source_location where) {
-  return append({.name = op, .inputs = {}, .shape = shape, .rule = nullptr}, where, needs_grad);
-}
-
 namespace {
 
-// Copies a matrix into arena storage; a plain memory copy when its columns are contiguous
-// (small leaves are recorded often, and Eigen's strided assignment costs more there).
+// Copies a matrix with strided columns into contiguous storage. Out of line: Eigen's
+// strided assignment needs a large stack frame, which the common contiguous copy should
+// not set up.
+template <class T>
+[[gnu::noinline]] void copy_strided(T* destination, const Eigen::Ref<const Matrix<T>>& m) {
+  Eigen::Map<Matrix<T>>(destination, m.rows(), m.cols()) = m;
+}
+
+// Copies a matrix into arena storage. Small leaves are recorded often: a handful of
+// contiguous elements are copied one by one (cheaper than a call to memcpy), more in one
+// memory copy.
 template <class T>
 void copy_into(T* destination, const Eigen::Ref<const Matrix<T>>& m) {
-  if (m.outerStride() == m.rows()) {
-    std::copy_n(m.data(), m.size(), destination);
+  if (m.outerStride() != m.rows()) {
+    copy_strided(destination, m);
+  } else if (m.size() <= 4) {
+    for (Eigen::Index i = 0; i < m.size(); ++i) destination[i] = m.data()[i];
   } else {
-    Eigen::Map<Matrix<T>>(destination, m.rows(), m.cols()) = m;
+    std::copy_n(m.data(), m.size(), destination);
   }
 }
 
 }  // namespace
 
+// A leaf has no inputs and no rule, so it skips the general append: for a 2x2 leaf the
+// general path cost as much again as the copy.
 template <class T>
-Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
-  Var<T> v = leaf("variable", {value.rows(), value.cols()}, true, where);
-  copy_into(nodes_[v.index_].value, value);
+Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, bool needs_grad,
+                     std::source_location where) {
+  check_shape(op, {value.rows(), value.cols()}, where);
+  const auto size = static_cast<std::size_t>(value.size());
+  detail::Node<T>& n = nodes_.emplace_back();
+  origins_.push_back({op, where});
+  n.value = arena_.allocate(size);
+  n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
+  n.rows = static_cast<std::int32_t>(value.rows());
+  n.cols = static_cast<std::int32_t>(value.cols());
+  n.needs_grad = needs_grad;
+  copy_into(n.value, value);
+  Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   if (check_finite_) require_finite(v);
   return v;
 }
 
 template <class T>
+Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
+  return leaf("variable", value, true, where);
+}
+
+template <class T>
 Var<T> Tape<T>::constant(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
-  Var<T> v = leaf("constant", {value.rows(), value.cols()}, false, where);
-  copy_into(nodes_[v.index_].value, value);
-  if (check_finite_) require_finite(v);
-  return v;
+  return leaf("constant", value, false, where);
 }
 
 template <class T>

@@ -271,7 +271,8 @@ class Tape {
   friend class Var<T>;
   friend class Rule<T>;
 
-  Var<T> leaf(const char* op, Shape shape, bool needs_grad, std::source_location where);
+  Var<T> leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, bool needs_grad,
+              std::source_location where);
   Var<T> append(const OpRecord<T>& op, std::source_location where, bool needs_grad) {
     if (op.inputs.size() > detail::Node<T>::max_inputs) [[unlikely]] {
       reject_arity(op.name);
