@@ -38,6 +38,11 @@ class Tape;
 template <class T>
 class Rule;
 
+namespace detail {
+template <class T>
+struct OpAccess;
+}  // namespace detail
+
 // An adjoint rule: adds the node's contribution into its inputs' adjoints. A plain
 // function pointer, so a node stays a small record.
 template <class T>
@@ -250,14 +255,9 @@ class Tape {
 
   // Appends a node: checks the inputs belong to this tape, takes storage for the value,
   // and returns the new node's handle. The caller computes the value (see Rule::y()).
-  // Inline, as it runs once per op: a 2x2 op costs little more than this bookkeeping.
   Var<T> record(const OpRecord<T>& op, std::source_location where) {
-    bool needs_grad = false;
-    for (const Var<T>& v : op.inputs) {
-      check(v, op.name, where);
-      needs_grad = needs_grad || nodes_[v.index_].needs_grad;
-    }
-    return append(op, where, needs_grad);
+    for (const Var<T>& v : op.inputs) check(v, op.name, where);
+    return append(op, where);
   }
 
   // Throws ad::Error unless v is a live node of this tape.
@@ -270,13 +270,18 @@ class Tape {
  private:
   friend class Var<T>;
   friend class Rule<T>;
+  friend struct detail::OpAccess<T>;
 
   Var<T> leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, bool needs_grad,
               std::source_location where);
-  Var<T> append(const OpRecord<T>& op, std::source_location where, bool needs_grad) {
+  // record() without checking the inputs: for ops, which have checked them already.
+  // Inline, as it runs once per op: a 2x2 op costs little more than this bookkeeping.
+  Var<T> append(const OpRecord<T>& op, std::source_location where) {
     if (op.inputs.size() > detail::Node<T>::max_inputs) [[unlikely]] {
       reject_arity(op.name);
     }
+    bool needs_grad = false;
+    for (const Var<T>& v : op.inputs) needs_grad = needs_grad || nodes_[v.index_].needs_grad;
     check_shape(op.name, op.shape, where);
     const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
     detail::Node<T>& n = nodes_.emplace_back();
@@ -286,7 +291,9 @@ class Tape {
     n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
     n.rows = static_cast<std::int32_t>(op.shape.rows);
     n.cols = static_cast<std::int32_t>(op.shape.cols);
-    for (const Var<T>& v : op.inputs) n.inputs[n.arity++] = v.index_;
+    std::uint8_t arity = 0;  // counted in a register: n.arity++ reloaded it after each store
+    for (const Var<T>& v : op.inputs) n.inputs[arity++] = v.index_;
+    n.arity = arity;
     n.needs_grad = needs_grad;
     n.constants = op.constants;
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);

@@ -36,25 +36,28 @@ struct Affine {
 template <class T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b, std::source_location where) {
   Tape<T>& tape = detail::tape_of("matmul", where, a, b);
-  if (a.cols() != b.rows()) {
-    std::string why = fmt::format("A has {} columns but B has {} rows", a.cols(), b.rows());
-    if (a.shape() == b.shape()) why += "; for the elementwise product use hadamard(a, b)";
-    throw ShapeError("matmul", a.shape(), b.shape(), why, where);
+  const Shape sa = detail::shape_of(tape, a), sb = detail::shape_of(tape, b);
+  if (sa.cols != sb.rows) {
+    std::string why = fmt::format("A has {} columns but B has {} rows", sa.cols, sb.rows);
+    if (sa == sb) why += "; for the elementwise product use hadamard(a, b)";
+    throw ShapeError("matmul", sa, sb, why, where);
   }
-  return detail::record<Matmul<T>>(tape, "matmul", {a, b}, {a.rows(), b.cols()}, where);
+  return detail::record<Matmul<T>>(tape, "matmul", {a, b}, {sa.rows, sb.cols}, where);
 }
 
 template <class T>
 Var<T> transpose(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("transpose", where, a);
-  return detail::record<Transpose<T>>(tape, "transpose", {a}, {a.cols(), a.rows()}, where);
+  const Shape sa = detail::shape_of(tape, a);
+  return detail::record<Transpose<T>>(tape, "transpose", {a}, {sa.cols, sa.rows}, where);
 }
 
 template <class T>
 Var<T> affine(const Var<T>& a, std::type_identity_t<T> alpha, std::type_identity_t<T> beta,
               std::source_location where) {
   Tape<T>& tape = detail::tape_of("affine", where, a);
-  return detail::record<Affine<T>>(tape, "affine", {a}, a.shape(), where, {alpha, beta});
+  return detail::record<Affine<T>>(tape, "affine", {a}, detail::shape_of(tape, a), where,
+                                   {alpha, beta});
 }
 
 template Var<float> matmul(const Var<float>&, const Var<float>&, std::source_location);

@@ -2,6 +2,11 @@
 
 namespace ad::detail {
 
+void reject_empty_input(const char* op, std::source_location where) {
+  throw Error(
+      fmt::format("{}: an empty (default-constructed) Var was used (at {})", op, to_string(where)));
+}
+
 Shape broadcast_shape(const char* op, Shape a, Shape b, std::source_location where) {
   auto fit = [](Eigen::Index m, Eigen::Index n) { return m == n || m == 1 || n == 1; };
   if (!fit(a.rows, b.rows) || !fit(a.cols, b.cols)) {
