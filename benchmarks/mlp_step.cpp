@@ -1,12 +1,15 @@
 // One training step of a 784-256-128-10 ReLU network with softmax cross-entropy, batch 128
 // as columns, plain SGD: the engine's tape against the same step written by hand with
-// Eigen (the same GEMMs with no tape: the limit). Both run in this process, alternating,
-// so that the machine's noise hits both alike. Prints milliseconds per step, the ratio,
-// and the heap allocations and minor page faults of a steady-state engine step.
+// Eigen and the engine's own matrix products (the same kernels with no tape: the limit). Both run
+// in this process, alternating, so that the machine's noise hits both alike. Prints milliseconds
+// per step, the ratio, and the heap allocations and minor page faults of a steady-state engine
+// step.
 //
 //   mlp_step [--precision f32|f64|both] [--rounds N] [--steps N]
 
 #include <ad/ad.hpp>
+
+#include "ops/support.hpp"
 
 #include <sys/resource.h>
 
@@ -131,6 +134,18 @@ class EngineStep {
   ad::Parameter<T> W1_, b1_, W2_, b2_, W3_, b3_;
 };
 
+template <class T>
+Eigen::Map<const ad::Matrix<T>> view(const ad::Matrix<T>& m) {
+  return {m.data(), m.rows(), m.cols()};
+}
+
+// C = A B through the product the tape's matmul uses (the packed kernel or Eigen's GEMM,
+// whichever the build picks), so that both sides of the comparison multiply alike.
+template <class T, class A, class B>
+void multiply(ad::Matrix<T>& c, const A& a, const B& b) {
+  ad::detail::product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
+}
+
 // The same step by hand: preallocated buffers, δ recursion of the lecture.
 template <class T>
 class HandStep {
@@ -159,13 +174,13 @@ class HandStep {
         dW3(kOut, kH2) {}
 
   T operator()() {
-    Z1.noalias() = W1 * X_;
+    multiply(Z1, view(W1), view(X_));
     Z1.colwise() += b1.col(0);
     A1 = Z1.cwiseMax(T(0));
-    Z2.noalias() = W2 * A1;
+    multiply(Z2, view(W2), view(A1));
     Z2.colwise() += b2.col(0);
     A2 = Z2.cwiseMax(T(0));
-    Z3.noalias() = W3 * A2;
+    multiply(Z3, view(W3), view(A2));
     Z3.colwise() += b3.col(0);
 
     // δ3 = (softmax(Z3) − Y) / N, loss = mean(lse − z_label)
@@ -181,13 +196,13 @@ class HandStep {
     D3 /= T(kBatch);
     loss /= T(kBatch);
 
-    dW3.noalias() = D3 * A2.transpose();
-    D2.noalias() = W3.transpose() * D3;
+    multiply(dW3, view(D3), view(A2).transpose());
+    multiply(D2, view(W3).transpose(), view(D3));
     D2 = (Z2.array() > 0).select(D2, T(0));
-    dW2.noalias() = D2 * A1.transpose();
-    D1.noalias() = W2.transpose() * D2;
+    multiply(dW2, view(D2), view(A1).transpose());
+    multiply(D1, view(W2).transpose(), view(D2));
     D1 = (Z1.array() > 0).select(D1, T(0));
-    dW1.noalias() = D1 * X_.transpose();
+    multiply(dW1, view(D1), view(X_).transpose());
 
     W1 -= rate_ * dW1;
     b1 -= rate_ * D1.rowwise().sum();

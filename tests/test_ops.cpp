@@ -7,12 +7,17 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "float_agreement.hpp"
+#include "ops/packed_product.hpp"
 
 using Mat = ad::Matrix<double>;
 
@@ -166,6 +171,78 @@ BOOST_AUTO_TEST_CASE(matmul_of_every_small_shape_and_each_kernel_boundary) {
       }
     }
   }
+}
+
+// The packed kernel of large products against a plain sum in long double, at every edge of its
+// tiles and blocks, for each layout of A and B (plain, transposed, inside a larger matrix), with
+// and without accumulation, into a C inside a larger buffer whose other elements stay untouched.
+// The tolerance is the classic bound of a sum of n products: |Ĉ − C| ≤ n·u·(|A| |B|).
+template <class T>
+void check_packed_product() {
+  using M = ad::Matrix<T>;
+  const ad::detail::PackedBlocking k = ad::detail::packed_blocking<T>();
+  std::vector<std::array<Eigen::Index, 3>> shapes;  // rows, cols, inner
+  for (Eigen::Index m : {Eigen::Index{1}, k.rows - 1, k.rows + 1, 2 * k.rows + 3}) {
+    for (Eigen::Index n : {Eigen::Index{1}, k.cols - 1, k.cols + 1}) {
+      for (Eigen::Index p : {Eigen::Index{1}, k.depth + 1}) shapes.push_back({m, n, p});
+    }
+  }
+  shapes.push_back({k.rows, k.cols, k.depth});
+  shapes.push_back({k.block_rows + 1, k.cols + 1, 5});
+  shapes.push_back({3, k.block_cols + 1, 5});
+  shapes.push_back({k.rows + 1, k.cols + 1, 2 * k.depth + 1});
+  std::mt19937_64 rng(29);
+  const T sentinel = T(7);
+  for (const auto& [m, n, p] : shapes) {
+    for (int layout = 0; layout < 4; ++layout) {
+      const bool a_transposed = layout & 1, b_transposed = layout & 2;
+      // A and B are blocks of larger matrices (one extra row), stored transposed when asked.
+      const M a_store =
+          ad::random_uniform<T>(a_transposed ? p + 1 : m + 1, a_transposed ? m : p, rng, -1, 1);
+      const M b_store =
+          ad::random_uniform<T>(b_transposed ? n + 1 : p + 1, b_transposed ? p : n, rng, -1, 1);
+      const M a = a_transposed ? M(a_store.topRows(p).transpose()) : M(a_store.topRows(m));
+      const M b = b_transposed ? M(b_store.topRows(n).transpose()) : M(b_store.topRows(p));
+      const ad::detail::Strided<T> a_view =
+          a_transposed ? ad::detail::Strided<T>{a_store.data(), a_store.rows(), 1}
+                       : ad::detail::Strided<T>{a_store.data(), 1, a_store.rows()};
+      const ad::detail::Strided<T> b_view =
+          b_transposed ? ad::detail::Strided<T>{b_store.data(), b_store.rows(), 1}
+                       : ad::detail::Strided<T>{b_store.data(), 1, b_store.rows()};
+      for (bool accumulate : {false, true}) {
+        const Eigen::Index stride = m + 2;
+        M c_store = M::Constant(stride, n, sentinel);
+        const M c0 = ad::random_uniform<T>(m, n, rng, -1, 1);
+        if (accumulate) c_store.topRows(m) = c0;
+        ad::detail::packed_product(c_store.data(), stride, m, n, a_view, b_view, p, accumulate);
+        T worst = 0;
+        for (Eigen::Index j = 0; j < n; ++j) {
+          for (Eigen::Index i = 0; i < m; ++i) {
+            long double exact = accumulate ? c0(i, j) : 0,
+                        magnitude = accumulate ? std::abs(c0(i, j)) : 0;
+            for (Eigen::Index q = 0; q < p; ++q) {
+              exact += static_cast<long double>(a(i, q)) * b(q, j);
+              magnitude += std::abs(static_cast<long double>(a(i, q)) * b(q, j));
+            }
+            const long double bound =
+                static_cast<long double>(p + 1) * std::numeric_limits<T>::epsilon() * magnitude;
+            const long double error = std::abs(c_store(i, j) - exact);
+            if (error > bound) worst = std::max(worst, static_cast<T>(error / bound));
+          }
+        }
+        BOOST_TEST(worst == T(0), m << "x" << p << " * " << p << "x" << n << " layout " << layout
+                                    << (accumulate ? " accumulating" : "")
+                                    << ": error over the bound by " << worst << "x");
+        BOOST_TEST((c_store.bottomRows(2).array() == sentinel).all(),
+                   "wrote outside C: " << m << "x" << n << " layout " << layout);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(packed_product_at_every_edge_of_its_blocks) {
+  check_packed_product<double>();
+  check_packed_product<float>();
 }
 
 // The first contribution to an adjoint in a sweep is assigned, later ones added: a matrix

@@ -4,6 +4,8 @@
 
 #include <ad/ops.hpp>
 
+#include "packed_product.hpp"
+
 #include <fmt/format.h>
 
 namespace ad::detail {
@@ -78,16 +80,6 @@ Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
   return record<Op>(tape, name, {a, b}, broadcast_shape(name, a.shape(), b.shape(), where), where);
 }
 
-// A read-only view of a small operand: element (i, j) is data[i·row_step + j·col_step], so
-// a transposed view is the same data with the steps swapped.
-template <class T>
-struct Strided {
-  const T* data;
-  Eigen::Index row_step;
-  Eigen::Index col_step;
-  T operator()(Eigen::Index i, Eigen::Index j) const { return data[i * row_step + j * col_step]; }
-};
-
 template <class T>
 Strided<T> strided(const Eigen::Map<const Matrix<T>>& m) {
   return {m.data(), 1, m.outerStride()};
@@ -111,10 +103,12 @@ template <class T>
 void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
                    const Strided<T>& b, Eigen::Index inner, bool accumulate);
 
-// C = A B or C += A B through Eigen's GEMM. Not inlined: its packing buffers make a large
-// stack frame, which the small products should not pay for on every call.
+// C = A B or C += A B through Eigen: its GEMM, its GEMV when C is a vector, or the BLAS library
+// with AD_BLAS. Not inlined: its packing buffers make a large stack frame, which the small
+// products should not pay for on every call.
 template <class T, class A, class B>
-[[gnu::noinline]] void gemm(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
+[[gnu::noinline]] void eigen_product(Eigen::Map<Matrix<T>> c, const A& a, const B& b,
+                                     bool accumulate) {
   if (accumulate) {
     c.noalias() += a * b;
   } else {
@@ -124,7 +118,8 @@ template <class T, class A, class B>
 
 // C = A B, or C += A B when accumulate. Products as small as the seeds' 2x2 networks go to
 // scalar loops, which cost a fraction of Eigen's run-time dispatch for dynamic sizes (built
-// for GEMM); anything larger goes to Eigen's GEMM. A and B may be transposed views.
+// for GEMM); larger ones to the packed kernel where it is the faster (packed_products), else
+// to Eigen. A and B may be transposed views.
 template <class T, class A, class B>
 void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
   const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
@@ -135,8 +130,10 @@ void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
     SmallKernels<T>::table[k](c.data(), strided<T>(a), strided<T>(b), accumulate);
   } else if (rows * inner * cols <= 8 * 8 * 8) {
     small_product(c.data(), rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
+  } else if (packed_products && rows > 1 && cols > 1) {
+    packed_product(c.data(), rows, rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
   } else {
-    gemm(c, a, b, accumulate);
+    eigen_product(c, a, b, accumulate);
   }
 }
 
