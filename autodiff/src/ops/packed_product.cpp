@@ -68,19 +68,21 @@ struct Kernel {
   }
 };
 
-// dst[p·width + i] = x(i, p) for i < count, p < depth, and 0 for count ≤ i < width: a sliver of
-// A (width = the tile's rows), or of Bᵀ (width = its columns).
-template <class T>
-void pack(T* dst, const Strided<T>& x, Index count, Index depth, Index width) {
-  if (count < width) std::fill_n(dst, depth * width, T(0));
-  if (x.row_step == 1) {
+// dst[p·Width + i] = x(i, p) for i < count, p < depth, and 0 for count ≤ i < Width: a sliver of
+// A (Width = the tile's rows), or of Bᵀ (Width = its columns).
+template <Index Width, class T>
+void pack(T* dst, const Strided<T>& x, Index count, Index depth) {
+  if (count < Width) std::fill_n(dst, depth * Width, T(0));
+  if (x.row_step == 1 && count == Width) {
+    // A fixed-size copy is a few vector moves; std::copy_n became a call to memmove per step
+    // of depth, 5 % of a training step.
+    using Column = Eigen::Matrix<T, int(Width), 1>;
     for (Index p = 0; p < depth; ++p) {
-      const T* column = x.data + p * x.col_step;
-      std::copy_n(column, count, dst + p * width);
+      Eigen::Map<Column>(dst + p * Width) = Eigen::Map<const Column>(x.data + p * x.col_step);
     }
   } else {
     for (Index i = 0; i < count; ++i) {
-      for (Index p = 0; p < depth; ++p) dst[p * width + i] = x(i, p);
+      for (Index p = 0; p < depth; ++p) dst[p * Width + i] = x(i, p);
     }
   }
 }
@@ -137,14 +139,14 @@ void packed_product(T* c, Index c_stride, Index rows, Index cols, const Strided<
       const Index slice = std::min(depth, inner - p0);
       const bool add = accumulate || p0 > 0;
       for (Index j = 0; j < block_cols; j += K::cols) {
-        pack(b_packed + j * slice, b_transposed.from(j0 + j, p0), std::min(K::cols, block_cols - j),
-             slice, K::cols);
+        pack<K::cols>(b_packed + j * slice, b_transposed.from(j0 + j, p0),
+                      std::min(K::cols, block_cols - j), slice);
       }
       for (Index i0 = 0; i0 < rows; i0 += K::block_rows) {
         const Index block_rows = std::min(K::block_rows, rows - i0);
         for (Index i = 0; i < block_rows; i += K::rows) {
-          pack(a_packed + i * slice, a.from(i0 + i, p0), std::min(K::rows, block_rows - i), slice,
-               K::rows);
+          pack<K::rows>(a_packed + i * slice, a.from(i0 + i, p0), std::min(K::rows, block_rows - i),
+                        slice);
         }
         for (Index j = 0; j < block_cols; j += K::cols) {
           const Index tile_cols = std::min(K::cols, block_cols - j);
