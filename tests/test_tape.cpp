@@ -202,6 +202,37 @@ BOOST_AUTO_TEST_CASE(a_sweep_from_another_output_starts_from_zero_adjoints) {
   BOOST_TEST((x.grad() - (A.transpose() * zbar - hbar)).cwiseAbs().maxCoeff() <= 1e-15);
 }
 
+// A sweep resets the adjoints only of the nodes the previous sweep could have written (up
+// to its output); grad() of a node no sweep reached reads zero without marking it written.
+BOOST_AUTO_TEST_CASE(sweeps_from_later_and_earlier_outputs_reset_what_the_last_one_wrote) {
+  ad::Tape<double> tape;
+  auto x = tape.variable(Mat{{0.3, -0.6}});
+  auto early = sum(exp(x));
+  tape.backward(early);
+  const Mat d_early = x.value().array().exp().matrix();
+  BOOST_TEST((x.grad() - d_early).cwiseAbs().maxCoeff() <= 1e-15);
+
+  auto h = tanh(x);  // recorded after the sweep
+  BOOST_TEST(h.grad().isZero());
+  auto late = sum(h);
+  tape.backward(late);
+  BOOST_TEST(tape.rules_run() == 2u);  // sum and tanh: exp and the early sum are not visited
+  const Mat d_late = (1 - h.value().array().square()).matrix();
+  BOOST_TEST((x.grad() - d_late).cwiseAbs().maxCoeff() <= 1e-15);
+  BOOST_TEST(h.grad().isOnes(0));
+
+  tape.backward(early);  // back to the earlier output: h and late read zero again
+  BOOST_TEST(tape.rules_run() == 2u);
+  BOOST_TEST((x.grad() - d_early).cwiseAbs().maxCoeff() <= 1e-15);
+  BOOST_TEST(h.grad().isZero(0));
+  BOOST_TEST(late.grad().isZero(0));
+
+  tape.clear();  // a sweep after clear() sees only adjoints written after it
+  auto y = tape.variable(Mat{{2.0}});
+  tape.backward(sum(y * y));
+  BOOST_TEST(y.grad()(0, 0) == 4.0);
+}
+
 // Values of a cache line or more start on one (for vectorised kernels); smaller ones are
 // packed at 16-byte steps.
 BOOST_AUTO_TEST_CASE(node_storage_is_aligned_by_size) {

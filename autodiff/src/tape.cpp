@@ -66,7 +66,10 @@ Eigen::Map<const Matrix<T>> Var<T>::grad() const {
         "grad() of a '{}' node that depends on no variable or parameter: it has no gradient",
         tape_->origin(n).op));
   }
-  const Eigen::Map<Matrix<T>> adjoint = tape_->adjoint(index_);
+  // Zeroed if no sweep wrote it, but not marked written: only a sweep marks adjoints, so
+  // that the next sweep knows which to reset (Tape::swept_).
+  Eigen::Map<Matrix<T>> adjoint(n.adjoint, n.rows, n.cols);
+  if (!n.has_adjoint) adjoint.setZero();
   return {adjoint.data(), adjoint.rows(), adjoint.cols()};
 }
 
@@ -274,9 +277,10 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
     throw ShapeError("backward", {out.rows, out.cols}, {seed.rows(), seed.cols()},
                      "the seed must have the output's shape", where);
   }
-  for (detail::Node<T>& n : nodes_) {
-    if (n.owns_adjoint) n.has_adjoint = false;
+  for (std::uint32_t i = 0; i < swept_; ++i) {
+    if (nodes_[i].owns_adjoint) nodes_[i].has_adjoint = false;
   }
+  swept_ = output.index_ + 1;  // a sweep writes no adjoint of a later node
   rules_run_ = 0;
   if (check_finite_ && !seed.allFinite()) {
     throw NumericError(
@@ -293,6 +297,7 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
   }
   // Newest to oldest: a node's adjoint is complete once every later node has run.
   // Nodes whose adjoint nothing wrote do not lead to the output and are skipped.
+  std::size_t rules_run = 0;  // counted here, stored once: the rule calls made it a store per node
   for (std::uint32_t i = output.index_ + 1; i-- > 0;) {
     const detail::Node<T>& n = nodes_[i];
     if (!n.rule || !n.has_adjoint) continue;
@@ -307,8 +312,9 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
     n.rule(Rule<T>(*this, i));
 #endif
     if (check_finite_) require_finite_adjoints(n);
-    ++rules_run_;
+    ++rules_run;
   }
+  rules_run_ = rules_run;
 }
 
 template <class T>
@@ -316,6 +322,7 @@ void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
   arena_.rewind();
+  swept_ = 0;
   ++generation_;
 }
 

@@ -341,6 +341,9 @@ class Tape {
   detail::Arena<T> arena_;
   std::uint32_t generation_ = 1;
   std::size_t rules_run_ = 0;
+  // Nodes [0, swept_) may carry has_adjoint from the latest sweep; the next sweep resets
+  // only those (nodes recorded since start unset), so a sweep after clear() resets none.
+  std::uint32_t swept_ = 0;
   bool check_finite_ = false;
 };
 
