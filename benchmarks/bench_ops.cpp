@@ -1,9 +1,11 @@
 // Microbenchmarks of the tape: record + backward of each op at several sizes, the seed
-// network's gradient, a long chain of small ops, and gradcheck.
+// network's gradient, a long chain of small ops, gradcheck, and the matrix-product kernels.
 
 #include <ad/ad.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include "ops/support.hpp"
 
 #include <random>
 
@@ -97,6 +99,46 @@ void BM_gradcheck_seed_network(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(ad::gradcheck(f, {W1, W2, W3}).passed);
 }
 BENCHMARK(BM_gradcheck_seed_network)->Unit(benchmark::kMicrosecond);
+
+// The five large products of a 784-256-128-10 training step, batch 128 (Z1 = W1 X,
+// W̄1 = Z̄1 Xᵀ, Z2 = W2 H1, W̄2 = Z̄2 H1ᵀ, H̄1 = W2ᵀ Z̄2), through Eigen (argument 0: its GEMM,
+// or the BLAS library of an AD_BLAS build) or the packed kernel (1): the measurement behind
+// detail::packed_products.
+template <class T>
+void BM_mlp_products(benchmark::State& state) {
+  using M = ad::Matrix<T>;
+  using View = Eigen::Map<const M>;
+  std::mt19937_64 rng(5);
+  const M W1 = ad::random_uniform<T>(256, 784, rng, -1, 1);
+  const M X = ad::random_uniform<T>(784, 128, rng, -1, 1);
+  const M Z1bar = ad::random_uniform<T>(256, 128, rng, -1, 1);
+  const M W2 = ad::random_uniform<T>(128, 256, rng, -1, 1);
+  const M H1 = ad::random_uniform<T>(256, 128, rng, -1, 1);
+  const M Z2bar = ad::random_uniform<T>(128, 128, rng, -1, 1);
+  M Z1(256, 128), W1bar(256, 784), Z2(128, 128), W2bar(128, 256), H1bar(256, 128);
+  const bool packed = state.range(0) != 0;
+  auto multiply = [packed](M& c, const auto& a, const auto& b) {
+    if (packed) {
+      ad::detail::packed_product(c.data(), c.rows(), c.rows(), c.cols(), ad::detail::strided<T>(a),
+                                 ad::detail::strided<T>(b), a.cols(), false);
+    } else {
+      ad::detail::eigen_product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
+    }
+  };
+  auto view = [](const M& m) { return View(m.data(), m.rows(), m.cols()); };
+  for (auto _ : state) {
+    multiply(Z1, view(W1), view(X));
+    multiply(W1bar, view(Z1bar), view(X).transpose());
+    multiply(Z2, view(W2), view(H1));
+    multiply(W2bar, view(Z2bar), view(H1).transpose());
+    multiply(H1bar, view(W2).transpose(), view(Z2bar));
+    benchmark::DoNotOptimize(Z1.data());
+    benchmark::DoNotOptimize(W1bar.data());
+    benchmark::DoNotOptimize(H1bar.data());
+  }
+}
+BENCHMARK_TEMPLATE(BM_mlp_products, float)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_mlp_products, double)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

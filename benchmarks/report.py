@@ -3,7 +3,7 @@
 
 Inputs (files in the directory given as the argument):
   bench_ops.json     Google Benchmark's JSON (--benchmark_out) with repetitions: the medians
-                     of BM_seed_network and BM_chain
+                     of BM_seed_network, BM_chain and BM_mlp_products
   mlp_step.txt       benchmarks/mlp_step's output: engine vs hand-written ms per step,
                      heap allocations and minor page faults per steady-state step
   mlp_step_blas.txt  the same from a build with AD_BLAS=ON (optional)
@@ -37,7 +37,8 @@ def parse_mlp_step(text):
 
 
 def parse_bench_ops(text):
-    """Median CPU time of BM_seed_network in ns, and BM_chain's ns per recorded op.
+    """Median CPU time of BM_seed_network in ns, BM_chain's ns per recorded op, and
+    BM_mlp_products' µs per kernel.
 
     CPU time rather than real time: both are single-threaded, and CPU time does not count
     the moments another process (a compiler, on this 2-core machine) held the core; it is
@@ -58,6 +59,11 @@ def parse_bench_ops(text):
             # /1 runs the same chain with the tape's non-finite checks on.
             key = "chain" if name.endswith("/0") else "chain_checked"
             medians[key] = b["ns_per_op"] * 1e9  # the counter is in seconds per op
+        elif name.startswith("BM_mlp_products<"):
+            # BM_mlp_products<float>/1: the packed kernel; /0: Eigen's GEMM.
+            precision = "f32" if "<float>" in name else "f64"
+            kernel = "packed" if name.endswith("/1") else "eigen"
+            medians[("products", precision, kernel)] = b["cpu_time"] * to_ns[b["time_unit"]] / 1e3
     return medians
 
 
@@ -135,9 +141,14 @@ def main():
     train = parse_train(read(directory, "train_mlp.txt"), read(directory, "train_mlp.time"))
 
     table = Table()
-    mlp_rows(table, steps, torch, "Eigen GEMM")
+    mlp_rows(table, steps, torch, "packed kernel")
     if blas_steps:
         mlp_rows(table, blas_steps, torch, "OpenBLAS")
+    for precision in ("f32", "f64"):
+        packed = ops.get(("products", precision, "packed"))
+        eigen = ops.get(("products", precision, "eigen"))
+        table.add(f"MLP step's 5 large products {precision}, packed kernel vs Eigen's GEMM", packed,
+                  eigen and f"{eigen:.4g} µs Eigen's GEMM", ratio(packed, eigen), "", None, " µs")
 
     seed = ops.get("seed_network")
     table.add("seed-network gradient (f64)", seed, "150 ns", ratio(seed, 150), "≤ 150 ns",
