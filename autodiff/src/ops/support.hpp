@@ -77,7 +77,8 @@ template <class Op, class T>
 Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
                     std::source_location where) {
   Tape<T>& tape = tape_of(name, where, a, b);
-  return record<Op>(tape, name, {a, b}, broadcast_shape(name, a.shape(), b.shape(), where), where);
+  const Shape shape = broadcast_shape(name, shape_of(tape, a), shape_of(tape, b), where);
+  return record<Op>(tape, name, {a, b}, shape, where);
 }
 
 template <class T>
