@@ -108,6 +108,61 @@ BOOST_AUTO_TEST_CASE(invariant_4_a_parameter_is_referred_to_not_copied) {
   BOOST_TEST((p.grad().array() == 0.0).all());
 }
 
+// zero_grad() only marks the gradient: it reads as zero until a sweep writes it, the sweep
+// assigns its first contribution (no stale values survive) and later sweeps add.
+BOOST_AUTO_TEST_CASE(a_zeroed_gradient_is_assigned_by_the_next_sweep) {
+  ad::Parameter<double> p(Mat{{1, 2}, {3, 4}});
+  ad::Parameter<double> unused(Mat{{5}});
+  ad::Tape<double> tape;
+  auto w = tape.parameter(p);
+  auto u = tape.parameter(unused);
+  tape.backward(sum(w));
+  tape.backward(sum(w));  // accumulates: 2
+  p.zero_grad();
+  BOOST_TEST((p.grad().array() == 0.0).all());  // read before a sweep: zeros
+
+  p.zero_grad();
+  unused.zero_grad();
+  tape.backward(sum(5.0 * w));
+  BOOST_TEST((p.grad().array() == 5.0).all());       // assigned, not added to the old 2
+  BOOST_TEST((unused.grad().array() == 0.0).all());  // not reached: still zero
+  BOOST_TEST(u.grad().isZero());
+  tape.backward(sum(w));
+  BOOST_TEST((p.grad().array() == 6.0).all());  // the next sweep adds
+
+  // A new tape, the same parameter: zeroed, then reached.
+  p.zero_grad();
+  tape.clear();
+  auto w2 = tape.parameter(p);
+  tape.backward(sum(hadamard(w2, w2)));
+  BOOST_TEST((p.grad() - 2.0 * p.value()).cwiseAbs().maxCoeff() == 0);
+}
+
+// A parameter recorded twice on one tape is one node, so that a zeroed gradient gets both
+// uses' contributions (two nodes would each assign theirs).
+BOOST_AUTO_TEST_CASE(a_parameter_recorded_twice_is_one_node_and_gets_every_contribution) {
+  ad::Parameter<double> p(Mat{{1, 2}, {3, 4}});
+  ad::Tape<double> tape;
+  auto first = tape.parameter(p);
+  auto second = tape.parameter(p);
+  BOOST_TEST(first.index() == second.index());
+  BOOST_TEST(tape.size() == 1u);
+  p.zero_grad();
+  tape.backward(sum(first) + sum(2.0 * second));
+  BOOST_TEST((p.grad().array() == 3.0).all());
+
+  p.value().resize(3, 3);
+  p.grad().resize(3, 3);
+  try {
+    tape.parameter(p);
+    BOOST_ERROR("no ShapeError");
+  } catch (const ad::ShapeError& e) {
+    BOOST_TEST(
+        std::string(e.what()).find("resized since this tape recorded it") != std::string::npos,
+        e.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(invariant_5_backward_visits_only_nodes_that_lead_to_the_output) {
   ad::Tape<double> tape;
   auto x = tape.variable(Mat::Ones(3, 3));

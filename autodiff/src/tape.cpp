@@ -211,23 +211,36 @@ Var<T> Tape<T>::constant(const Eigen::Ref<const Matrix<T>>& value, std::source_l
 
 template <class T>
 Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
-  if (p.grad().rows() != p.rows() || p.grad().cols() != p.cols()) {
-    throw ShapeError("parameter", Shape{p.rows(), p.cols()},
-                     Shape{p.grad().rows(), p.grad().cols()},
+  const Matrix<T>& grad = p.grad_;  // not p.grad(), which would write a zeroed gradient's zeros
+  if (grad.rows() != p.rows() || grad.cols() != p.cols()) {
+    throw ShapeError("parameter", Shape{p.rows(), p.cols()}, Shape{grad.rows(), grad.cols()},
                      "the parameter's value was resized but its gradient was not", where);
   }
   check_shape("parameter", {p.rows(), p.cols()}, where);
+  // One node per parameter: two would both assign their first contribution to its gradient.
+  for (const auto& [index, recorded] : parameters_) {
+    if (recorded != &p) continue;
+    const detail::Node<T>& n = nodes_[index];
+    if (n.value != p.value().data() || n.rows != p.rows() || n.cols != p.cols()) {
+      throw ShapeError("parameter", Shape{n.rows, n.cols}, Shape{p.rows(), p.cols()},
+                       "the parameter was resized since this tape recorded it; clear the tape "
+                       "before recording it again",
+                       where);
+    }
+    return Var<T>(this, index, generation_);
+  }
   detail::Node<T> n;
   n.rows = static_cast<std::int32_t>(p.rows());
   n.cols = static_cast<std::int32_t>(p.cols());
   n.value = p.value().data();
-  n.adjoint = p.grad().data();
+  n.adjoint = p.grad_.data();
   n.needs_grad = true;
-  n.has_adjoint = true;
+  n.has_adjoint = !p.grad_is_zero_;
   n.owns_adjoint = false;
   nodes_.push_back(n);
   origins_.push_back({"parameter", where});
   Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  parameters_.emplace_back(v.index_, &p);
   if (check_finite_) require_finite(v);
   return v;
 }
@@ -280,6 +293,17 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
   for (std::uint32_t i = 0; i < swept_; ++i) {
     if (nodes_[i].owns_adjoint) nodes_[i].has_adjoint = false;
   }
+  // A zeroed parameter's gradient is assigned by its first contribution. Whatever the sweep
+  // writes into a parameter's gradient counts as written, even if a later rule throws.
+  for (const auto& [index, p] : parameters_) nodes_[index].has_adjoint = !p->grad_is_zero_;
+  struct MarkWritten {
+    Tape& tape;
+    ~MarkWritten() {
+      for (const auto& [index, p] : tape.parameters_) {
+        if (tape.nodes_[index].has_adjoint) p->grad_is_zero_ = false;
+      }
+    }
+  } mark_written{*this};
   swept_ = output.index_ + 1;  // a sweep writes no adjoint of a later node
   rules_run_ = 0;
   if (check_finite_ && !seed.allFinite()) {
@@ -321,6 +345,7 @@ template <class T>
 void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
+  parameters_.clear();
   arena_.rewind();
   swept_ = 0;
   ++generation_;

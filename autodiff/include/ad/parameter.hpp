@@ -2,6 +2,11 @@
 // A trainable matrix that outlives any tape: it owns its value and its gradient. A tape
 // records it by reference (Tape::parameter) and never copies it; each backward sweep adds
 // into grad(), which accumulates until zero_grad().
+//
+// zero_grad() writes nothing: it marks the gradient as zero, and the zeros are written only if
+// grad() is read before a backward sweep reaches the parameter. A sweep that does assigns its
+// first contribution instead of adding it to zeros, so a training step passes over each
+// gradient once, not three times (clear, then read and write).
 
 #include <ad/config.hpp>
 
@@ -11,21 +16,25 @@
 namespace ad {
 
 template <class T>
+class Tape;
+
+template <class T>
 class Parameter {
  public:
   using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
 
   explicit Parameter(Matrix value, std::string name = {})
-      : value_(std::move(value)), grad_(Matrix::Zero(value_.rows(), value_.cols())),
+      : value_(std::move(value)),
+        grad_(Matrix::Zero(value_.rows(), value_.cols())),
         name_(std::move(name)) {}
 
   // The value may be updated in place (an optimiser step); its shape must not change
   // while a tape refers to it.
   Matrix& value() { return value_; }
   const Matrix& value() const { return value_; }
-  Matrix& grad() { return grad_; }
-  const Matrix& grad() const { return grad_; }
-  void zero_grad() { grad_.setZero(); }
+  Matrix& grad() { return materialized_grad(); }
+  const Matrix& grad() const { return materialized_grad(); }
+  void zero_grad() { grad_is_zero_ = true; }
 
   Eigen::Index rows() const { return value_.rows(); }
   Eigen::Index cols() const { return value_.cols(); }
@@ -33,8 +42,18 @@ class Parameter {
   const std::string& name() const { return name_; }
 
  private:
+  friend class Tape<T>;
+  Matrix& materialized_grad() const {
+    if (grad_is_zero_) {
+      grad_.setZero();
+      grad_is_zero_ = false;
+    }
+    return grad_;
+  }
+
   Matrix value_;
-  Matrix grad_;
+  mutable Matrix grad_;  // stale while grad_is_zero_
+  mutable bool grad_is_zero_ = false;
   std::string name_;
 };
 

@@ -26,6 +26,7 @@
 #include <source_location>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace ad {
@@ -225,6 +226,7 @@ class Tape {
   Var<T> constant(const Eigen::Ref<const Matrix<T>>& value,
                   std::source_location where = std::source_location::current());
   // A leaf that refers to the parameter's value (no copy); backward adds into p.grad().
+  // Recording p again on the same tape returns the same node.
   Var<T> parameter(Parameter<T>& p, std::source_location where = std::source_location::current());
 
   // Reverse sweep from a 1x1 output (seed 1), or from any output with a seed of its shape
@@ -338,6 +340,9 @@ class Tape {
 
   std::vector<detail::Node<T>> nodes_;
   std::vector<detail::Origin> origins_;  // origins_[i] belongs to nodes_[i]
+  // The parameters on the tape and their nodes: a sweep assigns a zeroed parameter's first
+  // contribution (its node starts without an adjoint) and then marks its gradient written.
+  std::vector<std::pair<std::uint32_t, Parameter<T>*>> parameters_;
   detail::Arena<T> arena_;
   std::uint32_t generation_ = 1;
   std::size_t rules_run_ = 0;
