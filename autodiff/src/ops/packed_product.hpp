@@ -39,11 +39,11 @@ void packed_product(T* c, Eigen::Index c_stride, Eigen::Index rows, Eigen::Index
                     const Strided<T>& a, const Strided<T>& b, Eigen::Index inner, bool accumulate);
 
 // Whether product() sends large products here: on AVX-512, where the kernel's tile takes 24 of
-// the 32 vector registers and measured 20–27 % faster than Eigen's GEMM (whose tile takes 12)
-// and level with OpenBLAS (benchmarks/RESULTS.md). With AVX2 or SSE (16 registers) Eigen's
-// kernel measured as fast, other CPUs are unmeasured, and with AD_BLAS the BLAS library is what
-// was asked for: those go through Eigen.
-#if defined(EIGEN_VECTORIZE_AVX512) && !defined(EIGEN_USE_BLAS)
+// the 32 vector registers and measured 25 % faster than Eigen's GEMM (whose tile takes 12) and
+// level with OpenBLAS (benchmarks/RESULTS.md). With AVX2 or SSE (16 registers) Eigen's kernel
+// measured as fast, other CPUs are unmeasured, and with AD_BLAS the BLAS library is what was
+// asked for: those go through Eigen, as does everything with AD_PACKED_PRODUCTS=OFF.
+#if defined(EIGEN_VECTORIZE_AVX512) && !defined(EIGEN_USE_BLAS) && !defined(AD_NO_PACKED_PRODUCTS)
 inline constexpr bool packed_products = true;
 #else
 inline constexpr bool packed_products = false;
