@@ -323,6 +323,44 @@ BOOST_AUTO_TEST_CASE(log_op) {
       "log", [](const auto& a) { return log(a); }, Domain::positive);
 }
 
+// The elementwise ops view operands of up to 4 elements as arrays of a size fixed at compile
+// time and larger ones as dynamic: every size from 1 to 6, against the scalar function and
+// central differences. The input is also used directly, so that the op's rule adds into an
+// adjoint already written as well as assigning a first one.
+BOOST_AUTO_TEST_CASE(elementwise_ops_on_either_side_of_the_fixed_size_limit) {
+  const std::vector<ad::Shape> shapes = {{1, 1}, {2, 1}, {1, 2}, {3, 1}, {2, 2},
+                                         {1, 4}, {5, 1}, {1, 5}, {2, 3}};
+  auto check = [&](const std::string& name, auto op, auto scalar, Domain domain) {
+    std::mt19937_64 rng(std::hash<std::string>{}(name));
+    for (ad::Shape s : shapes) {
+      const Mat x = draw(s, domain, rng);
+      const Mat expected = x.unaryExpr(scalar);
+      ad::Tape<double> tape;
+      const Mat value = op(tape.variable(x)).value();
+      BOOST_TEST(((value - expected).array().abs() <= 1e-15 * (1 + expected.array().abs())).all(),
+                 name << " on " << s.rows << "x" << s.cols);
+      auto used_twice = [&](const auto& a) { return hadamard(op(a), a); };
+      check_gradients(name, used_twice, {x});
+      ad_test::check_float_agrees(name, [&](auto v) { return apply(used_twice, v); }, {x});
+    }
+  };
+  check(
+      "sigmoid", [](const auto& a) { return sigmoid(a); },
+      [](double v) { return 1 / (1 + std::exp(-v)); }, Domain::any);
+  check(
+      "tanh", [](const auto& a) { return tanh(a); }, [](double v) { return std::tanh(v); },
+      Domain::any);
+  check(
+      "relu", [](const auto& a) { return relu(a); }, [](double v) { return std::max(v, 0.0); },
+      Domain::away_from_zero);
+  check(
+      "exp", [](const auto& a) { return exp(a); }, [](double v) { return std::exp(v); },
+      Domain::any);
+  check(
+      "log", [](const auto& a) { return log(a); }, [](double v) { return std::log(v); },
+      Domain::positive);
+}
+
 BOOST_AUTO_TEST_CASE(sum_op) {
   check_unary("sum", [](const auto& a) { return sum(a); });
 }

@@ -5,47 +5,122 @@
 namespace ad {
 namespace {
 
+// An elementwise op as functions of its operands: value_of(A) gives C, adjoint_of(A, C, C̄)
+// the contribution to Ā; each takes Eigen arrays, and value_of also single elements.
+//
+// Operands of at most four elements (the seeds' 2x1 activations) are viewed as arrays of
+// that size fixed at compile time, which Eigen evaluates without the alignment and peeling
+// arithmetic of a dynamic size (it cost a 2x1 sigmoid more than its elements). Their values
+// are computed element by element with the scalar functions: Eigen's vectorised exp has a
+// longer latency than two calls to the C library's, and the value is on the critical path
+// of a chain of layers (the 2x2 chain took 15 % longer with it).
+template <class F, class T>
+struct Elementwise {
+  static void value(const Rule<T>& r) {
+    with_fixed_size(r.y().size(), [&](auto n) {
+      if constexpr (n == Eigen::Dynamic) {
+        array<n>(r.y()) = F::value_of(array<n>(r.x(0)));
+      } else {
+        array<n>(r.y()) = array<n>(r.x(0)).unaryExpr([](T a) { return F::value_of(a); });
+      }
+    });
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto [xbar, written] = r.xbar_slot(0);
+    with_fixed_size(xbar.size(), [&](auto n) {
+      const auto contribution =
+          F::adjoint_of(array<n>(r.x(0)), array<n>(r.y()), array<n>(r.ybar()));
+      if (written) {
+        array<n>(xbar) += contribution;
+      } else {
+        array<n>(xbar) = contribution;
+      }
+    });
+  }
+
+  // Calls f(n) with n = std::integral_constant<int, size> for sizes 1 to 4, else with
+  // n = Eigen::Dynamic.
+  template <class G>
+  static void with_fixed_size(Eigen::Index size, G f) {
+    switch (size) {
+      case 1:
+        return f(std::integral_constant<int, 1>());
+      case 2:
+        return f(std::integral_constant<int, 2>());
+      case 3:
+        return f(std::integral_constant<int, 3>());
+      case 4:
+        return f(std::integral_constant<int, 4>());
+      default:
+        return f(std::integral_constant<int, Eigen::Dynamic>());
+    }
+  }
+  // A node's value or adjoint as a column array of N elements (N may be Eigen::Dynamic).
+  template <int N>
+  static Eigen::Map<Eigen::Array<T, N, 1>> array(Eigen::Map<Matrix<T>> m) {
+    return {m.data(), m.size()};
+  }
+  template <int N>
+  static Eigen::Map<const Eigen::Array<T, N, 1>> array(Eigen::Map<const Matrix<T>> m) {
+    return {m.data(), m.size()};
+  }
+};
+
+// (In value_of, `using std::f` makes f(a) the C library's function for an element and,
+// found by argument-dependent lookup, Eigen's for an array.)
+
 // C = σ(A) = 1 / (1 + e^−A)     Ā += C̄ ⊙ C ⊙ (1 − C)
 template <class T>
-struct Sigmoid {
-  static void value(const Rule<T>& r) { r.y().array() = T(1) / (T(1) + (-r.x(0).array()).exp()); }
-  static void adjoint(const Rule<T>& r) {
-    auto c = r.y().array();
-    r.accumulate(0, r.ybar().array() * c * (T(1) - c));
+struct Sigmoid : Elementwise<Sigmoid<T>, T> {
+  static auto value_of(const auto& a) {
+    using std::exp;
+    return T(1) / (T(1) + exp(-a));
+  }
+  static auto adjoint_of(const auto&, const auto& c, const auto& cbar) {
+    return cbar * c * (T(1) - c);
   }
 };
 
 // C = tanh(A)                   Ā += C̄ ⊙ (1 − C ⊙ C)
 template <class T>
-struct Tanh {
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().tanh(); }
-  static void adjoint(const Rule<T>& r) {
-    auto c = r.y().array();
-    r.accumulate(0, r.ybar().array() * (T(1) - c * c));
+struct Tanh : Elementwise<Tanh<T>, T> {
+  static auto value_of(const auto& a) {
+    using std::tanh;
+    return tanh(a);
+  }
+  static auto adjoint_of(const auto&, const auto& c, const auto& cbar) {
+    return cbar * (T(1) - c * c);
   }
 };
 
 // C = max(A, 0)                 Ā += C̄ ⊙ [A > 0]
 template <class T>
-struct Relu {
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().max(T(0)); }
-  static void adjoint(const Rule<T>& r) {
-    r.accumulate(0, (r.x(0).array() > T(0)).select(r.ybar().array(), T(0)));
+struct Relu : Elementwise<Relu<T>, T> {
+  static T value_of(T a) { return a > T(0) ? a : T(0); }
+  static auto value_of(const auto& a) { return a.max(T(0)); }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
+    return (a > T(0)).select(cbar, T(0));
   }
 };
 
 // C = e^A                       Ā += C̄ ⊙ C
 template <class T>
-struct Exp {
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().exp(); }
-  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().array() * r.y().array()); }
+struct Exp : Elementwise<Exp<T>, T> {
+  static auto value_of(const auto& a) {
+    using std::exp;
+    return exp(a);
+  }
+  static auto adjoint_of(const auto&, const auto& c, const auto& cbar) { return cbar * c; }
 };
 
 // C = ln A                      Ā += C̄ ⊘ A
 template <class T>
-struct Log {
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().log(); }
-  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().array() / r.x(0).array()); }
+struct Log : Elementwise<Log<T>, T> {
+  static auto value_of(const auto& a) {
+    using std::log;
+    return log(a);
+  }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return cbar / a; }
 };
 
 }  // namespace
