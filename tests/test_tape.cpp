@@ -288,15 +288,20 @@ BOOST_AUTO_TEST_CASE(sweeps_from_later_and_earlier_outputs_reset_what_the_last_o
   BOOST_TEST(y.grad()(0, 0) == 4.0);
 }
 
-// Values of a cache line or more start on one (for vectorised kernels); smaller ones are
-// packed at 16-byte steps.
+// Values and adjoints of a cache line or more start on one (for vectorised kernels);
+// smaller ones are packed at 16-byte steps. A value and its adjoint are taken together and
+// do not overlap.
 BOOST_AUTO_TEST_CASE(node_storage_is_aligned_by_size) {
   ad::Tape<float> tape;
   for (int n : {1, 3, 4, 5, 8, 15, 16, 17, 1, 64, 2, 100}) {
     auto v = tape.variable(ad::Matrix<float>::Ones(n, 1));
-    const auto address = reinterpret_cast<std::uintptr_t>(v.value().data());
-    BOOST_TEST(address % 16 == 0u, n);
-    if (n * sizeof(float) >= 64) BOOST_TEST(address % 64 == 0u, n);
+    for (const float* data : {v.value().data(), v.grad().data()}) {
+      const auto address = reinterpret_cast<std::uintptr_t>(data);
+      BOOST_TEST(address % 16 == 0u, n);
+      if (n * sizeof(float) >= 64) BOOST_TEST(address % 64 == 0u, n);
+    }
+    BOOST_TEST(v.grad().isZero(0), n);   // grad() zeroed the adjoint ...
+    BOOST_TEST(v.value().isOnes(0), n);  // ... and left the value alone
   }
 }
 
