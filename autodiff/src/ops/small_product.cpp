@@ -23,28 +23,39 @@ void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>&
 
 namespace {
 
-// small_product with the sizes known at compile time: the compiler unrolls the loops
-// completely.
-template <class T, int Rows, int Inner, int Cols>
-void fixed(T* c, const Strided<T>& a, const Strided<T>& b, bool accumulate) {
-  small_product(c, Rows, Cols, a, b, Inner, accumulate);
+// small_product with the sizes and the layout known at compile time: the compiler unrolls the
+// loops completely and every index is a constant. A is Rows x Inner, B is Inner x Cols, each
+// stored column by column, or as its transpose.
+template <class T, int Rows, int Inner, int Cols, bool TransposeA, bool TransposeB>
+void fixed(T* c, const T* a, const T* b, bool accumulate) {
+  const Strided<T> a_view{a, TransposeA ? Inner : 1, TransposeA ? 1 : Rows};
+  const Strided<T> b_view{b, TransposeB ? Cols : 1, TransposeB ? 1 : Inner};
+  small_product(c, Rows, Cols, a_view, b_view, Inner, accumulate);
 }
 
-template <class T, std::size_t... I>
+template <class T, bool TransposeA, bool TransposeB, std::size_t... I>
 constexpr auto make_table(std::index_sequence<I...>) {
   constexpr int n = small_limit;
   return std::array<SmallKernel<T>, sizeof...(I)>{
-      &fixed<T, int(I) / (n * n) + 1, int(I) / n % n + 1, int(I) % n + 1>...};
+      &fixed<T, int(I) / (n * n) + 1, int(I) / n % n + 1, int(I) % n + 1, TransposeA,
+             TransposeB>...};
 }
 
 }  // namespace
 
-template <class T>
-const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> SmallKernels<T>::table =
-    make_table<T>(std::make_index_sequence<small_limit * small_limit * small_limit>());
+template <class T, bool TransposeA, bool TransposeB>
+const std::array<SmallKernel<T>, small_limit * small_limit * small_limit>
+    SmallKernels<T, TransposeA, TransposeB>::table = make_table<T, TransposeA, TransposeB>(
+        std::make_index_sequence<small_limit * small_limit * small_limit>());
 
-template struct SmallKernels<float>;
-template struct SmallKernels<double>;
+template struct SmallKernels<float, false, false>;
+template struct SmallKernels<float, false, true>;
+template struct SmallKernels<float, true, false>;
+template struct SmallKernels<float, true, true>;
+template struct SmallKernels<double, false, false>;
+template struct SmallKernels<double, false, true>;
+template struct SmallKernels<double, true, false>;
+template struct SmallKernels<double, true, true>;
 template void small_product(float*, Eigen::Index, Eigen::Index, const Strided<float>&,
                             const Strided<float>&, Eigen::Index, bool);
 template void small_product(double*, Eigen::Index, Eigen::Index, const Strided<double>&,

@@ -89,14 +89,29 @@ template <class T>
 Strided<T> strided(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
   return {m.nestedExpression().data(), m.nestedExpression().outerStride(), 1};
 }
+// An operand's contiguous storage, and whether the operand is its transpose.
+template <class T>
+const T* storage(const Eigen::Map<const Matrix<T>>& m) {
+  return m.data();
+}
+template <class T>
+const T* storage(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
+  return m.nestedExpression().data();
+}
+template <class X>
+constexpr bool is_transposed = false;
+template <class X>
+constexpr bool is_transposed<Eigen::Transpose<X>> = true;
 
 // Products of tiny operands (small_product.cpp): C = A B, or C += A B when accumulate, with
-// C contiguous. SmallKernels<T>::table[((rows − 1)·4 + inner − 1)·4 + cols − 1] has the
-// three sizes, each at most small_limit, fixed at compile time; small_product takes any.
+// C, A and B contiguous (A and B stored transposed when TransposeA, TransposeB).
+// SmallKernels<T, TransposeA, TransposeB>::table[((rows − 1)·4 + inner − 1)·4 + cols − 1]
+// has the three sizes, each at most small_limit, and so every index fixed at compile time:
+// the kernel takes four arguments in registers. small_product takes any sizes and steps.
 constexpr int small_limit = 4;
 template <class T>
-using SmallKernel = void (*)(T* c, const Strided<T>& a, const Strided<T>& b, bool accumulate);
-template <class T>
+using SmallKernel = void (*)(T* c, const T* a, const T* b, bool accumulate);
+template <class T, bool TransposeA, bool TransposeB>
 struct SmallKernels {
   static const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> table;
 };
@@ -128,7 +143,8 @@ void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
   auto fits = [](Eigen::Index n) { return std::size_t(n - 1) < std::size_t(small_limit); };
   if (fits(rows) && fits(inner) && fits(cols)) {
     const auto k = std::size_t(((rows - 1) * small_limit + inner - 1) * small_limit + cols - 1);
-    SmallKernels<T>::table[k](c.data(), strided<T>(a), strided<T>(b), accumulate);
+    SmallKernels<T, is_transposed<A>, is_transposed<B>>::table[k](c.data(), storage<T>(a),
+                                                                  storage<T>(b), accumulate);
   } else if (rows * inner * cols <= 8 * 8 * 8) {
     small_product(c.data(), rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
   } else if (packed_products && rows > 1 && cols > 1) {
