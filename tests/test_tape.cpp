@@ -119,6 +119,7 @@ BOOST_AUTO_TEST_CASE(a_zeroed_gradient_is_assigned_by_the_next_sweep) {
   tape.backward(sum(w));
   tape.backward(sum(w));  // accumulates: 2
   p.zero_grad();
+  BOOST_TEST(w.grad().isZero(0));  // through the tape too, though the last sweep wrote it
   BOOST_TEST((p.grad().array() == 0.0).all());  // read before a sweep: zeros
 
   p.zero_grad();

@@ -66,6 +66,11 @@ Eigen::Map<const Matrix<T>> Var<T>::grad() const {
         "grad() of a '{}' node that depends on no variable or parameter: it has no gradient",
         tape_->origin(n).op));
   }
+  if (!n.owns_adjoint) {
+    // A parameter's adjoint is its gradient, which may have been zeroed since the last sweep.
+    const Matrix<T>& g = tape_->parameter_of(index_).grad();
+    return {g.data(), g.rows(), g.cols()};
+  }
   // Zeroed if no sweep wrote it, but not marked written: only a sweep marks adjoints, so
   // that the next sweep knows which to reset (Tape::swept_).
   Eigen::Map<Matrix<T>> adjoint(n.adjoint, n.rows, n.cols);
@@ -235,14 +240,21 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   n.value = p.value().data();
   n.adjoint = p.grad_.data();
   n.needs_grad = true;
-  n.has_adjoint = !p.grad_is_zero_;
-  n.owns_adjoint = false;
+  n.owns_adjoint = false;  // has_adjoint is set by each sweep, from p.grad_is_zero_
   nodes_.push_back(n);
   origins_.push_back({"parameter", where});
   Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   parameters_.emplace_back(v.index_, &p);
   if (check_finite_) require_finite(v);
   return v;
+}
+
+template <class T>
+const Parameter<T>& Tape<T>::parameter_of(std::uint32_t index) const {
+  for (const auto& [recorded, p] : parameters_) {
+    if (recorded == index) return *p;
+  }
+  throw Error(fmt::format("node {} is not a parameter of this tape", index));
 }
 
 template <class T>

@@ -331,6 +331,8 @@ class Tape {
     check(v, "Var", std::source_location{});  // an accessor has no caller line to name
     return nodes_[v.index_];
   }
+  // The parameter recorded as node `index`.
+  const Parameter<T>& parameter_of(std::uint32_t index) const;
   const detail::Origin& origin(const detail::Node<T>& n) const {
     return origins_[static_cast<std::size_t>(&n - nodes_.data())];
   }

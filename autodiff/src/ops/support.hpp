@@ -89,15 +89,7 @@ template <class T>
 Strided<T> strided(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
   return {m.nestedExpression().data(), m.nestedExpression().outerStride(), 1};
 }
-// An operand's contiguous storage, and whether the operand is its transpose.
-template <class T>
-const T* storage(const Eigen::Map<const Matrix<T>>& m) {
-  return m.data();
-}
-template <class T>
-const T* storage(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
-  return m.nestedExpression().data();
-}
+// Whether an operand is a transposed view.
 template <class X>
 constexpr bool is_transposed = false;
 template <class X>
@@ -143,8 +135,8 @@ void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b, bool accumulate) {
   auto fits = [](Eigen::Index n) { return std::size_t(n - 1) < std::size_t(small_limit); };
   if (fits(rows) && fits(inner) && fits(cols)) {
     const auto k = std::size_t(((rows - 1) * small_limit + inner - 1) * small_limit + cols - 1);
-    SmallKernels<T, is_transposed<A>, is_transposed<B>>::table[k](c.data(), storage<T>(a),
-                                                                  storage<T>(b), accumulate);
+    SmallKernels<T, is_transposed<A>, is_transposed<B>>::table[k](c.data(), strided<T>(a).data,
+                                                                  strided<T>(b).data, accumulate);
   } else if (rows * inner * cols <= 8 * 8 * 8) {
     small_product(c.data(), rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
   } else if (packed_products && rows > 1 && cols > 1) {
