@@ -123,7 +123,11 @@ std::string Tape<T>::describe(const detail::Node<T>& n) const {
 
 template <class T>
 void Tape<T>::require_finite(const Var<T>& v) const {
-  const detail::Node<T>& n = node(v);
+  require_finite_value(node(v));
+}
+
+template <class T>
+void Tape<T>::require_finite_value(const detail::Node<T>& n) const {
   const std::string bad = first_non_finite(Eigen::Map<const Matrix<T>>(n.value, n.rows, n.cols));
   if (!bad.empty()) {
     throw NumericError(fmt::format("non-finite value: {} computed {}", describe(n), bad));
@@ -199,9 +203,8 @@ Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, b
   n.cols = static_cast<std::int32_t>(value.cols());
   n.needs_grad = needs_grad;
   copy_into(n.value, value);
-  Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
-  if (check_finite_) require_finite(v);
-  return v;
+  if (check_finite_) require_finite_value(n);
+  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
 }
 
 template <class T>

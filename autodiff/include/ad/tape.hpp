@@ -297,7 +297,10 @@ class Tape {
     for (const Var<T>& v : op.inputs) n.inputs[arity++] = v.index_;
     n.arity = arity;
     n.needs_grad = needs_grad;
-    n.constants = op.constants;
+    // Element by element: a copy of the array was a vector load of the two scalars the caller
+    // had just stored one by one, which the CPU cannot forward from its store buffer.
+    n.constants[0] = op.constants[0];
+    n.constants[1] = op.constants[1];
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   }
   static void check_shape(const char* op, Shape shape, std::source_location where) {
@@ -339,6 +342,8 @@ class Tape {
   [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;
   std::string describe(const detail::Node<T>& n) const;
   void require_finite_adjoints(const detail::Node<T>& n) const;
+  // require_finite for a node: ops call it without a Var in memory to refer to.
+  void require_finite_value(const detail::Node<T>& n) const;
 
   std::vector<detail::Node<T>> nodes_;
   std::vector<detail::Origin> origins_;  // origins_[i] belongs to nodes_[i]

@@ -9,9 +9,14 @@
 
 namespace ad::detail {
 
+namespace {
+
+// The loops of small_product. Inlined into the fixed-size kernels: GCC kept some of them as
+// calls to the run-time loops (a transposed A of 2x2), which cost twice the kernel.
 template <class T>
-void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
-                   const Strided<T>& b, Eigen::Index inner, bool accumulate) {
+[[gnu::always_inline]] inline void product_loops(T* c, Eigen::Index rows, Eigen::Index cols,
+                                                 const Strided<T>& a, const Strided<T>& b,
+                                                 Eigen::Index inner, bool accumulate) {
   for (Eigen::Index j = 0; j < cols; ++j) {
     for (Eigen::Index i = 0; i < rows; ++i) {
       T sum = accumulate ? c[i + j * rows] : T(0);
@@ -21,8 +26,6 @@ void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>&
   }
 }
 
-namespace {
-
 // small_product with the sizes and the layout known at compile time: the compiler unrolls the
 // loops completely and every index is a constant. A is Rows x Inner, B is Inner x Cols, each
 // stored column by column, or as its transpose.
@@ -30,7 +33,7 @@ template <class T, int Rows, int Inner, int Cols, bool TransposeA, bool Transpos
 void fixed(T* c, const T* a, const T* b, bool accumulate) {
   const Strided<T> a_view{a, TransposeA ? Inner : 1, TransposeA ? 1 : Rows};
   const Strided<T> b_view{b, TransposeB ? Cols : 1, TransposeB ? 1 : Inner};
-  small_product(c, Rows, Cols, a_view, b_view, Inner, accumulate);
+  product_loops(c, Rows, Cols, a_view, b_view, Inner, accumulate);
 }
 
 template <class T, bool TransposeA, bool TransposeB, std::size_t... I>
@@ -42,6 +45,12 @@ constexpr auto make_table(std::index_sequence<I...>) {
 }
 
 }  // namespace
+
+template <class T>
+void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
+                   const Strided<T>& b, Eigen::Index inner, bool accumulate) {
+  product_loops(c, rows, cols, a, b, inner, accumulate);
+}
 
 template <class T, bool TransposeA, bool TransposeB>
 const std::array<SmallKernel<T>, small_limit * small_limit * small_limit>

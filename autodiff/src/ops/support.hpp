@@ -38,6 +38,9 @@ struct OpAccess {
   static Var<T> append(Tape<T>& tape, const OpRecord<T>& op, std::source_location where) {
     return tape.append(op, where);
   }
+  static void require_finite(const Tape<T>& tape, std::uint32_t index) {
+    tape.require_finite_value(tape.nodes_[index]);
+  }
 };
 
 // The shape of v, an input that tape_of has checked.
@@ -59,15 +62,20 @@ template <class Op, class T>
                                             std::array<T, 2> constants = {}) {
   Var<T> c = OpAccess<T>::append(tape, {name, inputs, shape, &Op::adjoint, constants}, where);
   Op::value(Rule<T>(tape, c.index()));
-  if (tape.check_finite()) tape.require_finite(c);
+  // By index: a reference to c would keep it in memory, and reading it back right after
+  // storing it stalled every op.
+  if (tape.check_finite()) OpAccess<T>::require_finite(tape, c.index());
   return c;
 }
 
 // Records a one-input elementwise op Op: C has A's shape; constants are its scalar
-// arguments (pow's p, clamp's bounds).
+// arguments (pow's p, clamp's bounds). Inlined into each op, so that an op without
+// constants has them as zeros known at compile time: passed in, they were stored to the
+// stack and read back as one vector, which stalled every sigmoid of a chain.
 template <class Op, class T>
-Var<T> elementwise(const char* name, const Var<T>& a, std::source_location where,
-                   std::array<T, 2> constants = {}) {
+[[gnu::always_inline]] inline Var<T> elementwise(const char* name, const Var<T>& a,
+                                                 std::source_location where,
+                                                 std::array<T, 2> constants = {}) {
   Tape<T>& tape = tape_of(name, where, a);
   return record<Op>(tape, name, {a}, shape_of(tape, a), where, constants);
 }
