@@ -8,12 +8,15 @@ namespace {
 // An elementwise op as functions of its operands: value_of(A) gives C, adjoint_of(A, C, C̄)
 // the contribution to Ā; each takes Eigen arrays, and value_of also single elements.
 //
-// Operands of at most four elements (the seeds' 2x1 activations) are viewed as arrays of
-// that size fixed at compile time, which Eigen evaluates without the alignment and peeling
-// arithmetic of a dynamic size (it cost a 2x1 sigmoid more than its elements). Their values
-// are computed element by element with the scalar functions: Eigen's vectorised exp has a
-// longer latency than two calls to the C library's, and the value is on the critical path
-// of a chain of layers (the 2x2 chain took 15 % longer with it).
+// Operands of at most four elements (the seeds' 2x1 activations) are computed element by
+// element, unrolled at compile time, without the alignment and peeling arithmetic of a
+// dynamic size (it cost a 2x1 sigmoid more than its elements). Values use the scalar
+// functions: Eigen's vectorised exp has a longer latency than two calls to the C library's,
+// and the value is on the critical path of a chain of layers (the 2x2 chain took 15 %
+// longer with it). Adjoints go element by element too: what they read was just stored one
+// element at a time (by the scalar functions, by the tiny product kernels), and the CPU
+// cannot forward two stores into one vector load, so a vectorised 2x1 sigmoid adjoint
+// waited for its inputs to reach the cache.
 template <class F, class T>
 struct Elementwise {
   static void value(const Rule<T>& r) {
@@ -27,13 +30,15 @@ struct Elementwise {
   }
   static void adjoint(const Rule<T>& r) {
     auto [xbar, written] = r.xbar_slot(0);
+    const auto a = r.x(0), c = r.y(), cbar = r.ybar();
     with_fixed_size(xbar.size(), [&](auto n) {
-      const auto contribution =
-          F::adjoint_of(array<n>(r.x(0)), array<n>(r.y()), array<n>(r.ybar()));
-      if (written) {
-        array<n>(xbar) += contribution;
+      if constexpr (n == Eigen::Dynamic) {
+        add(written, array<n>(xbar), F::adjoint_of(array<n>(a), array<n>(c), array<n>(cbar)));
       } else {
-        array<n>(xbar) = contribution;
+        for (int i = 0; i < n; ++i) {
+          add(written, element(xbar, i),
+              F::adjoint_of(element(a, i), element(c, i), element(cbar, i)));
+        }
       }
     });
   }
@@ -54,6 +59,20 @@ struct Elementwise {
       default:
         return f(std::integral_constant<int, Eigen::Dynamic>());
     }
+  }
+  // x̄ += e, or x̄ = e for its first contribution in the sweep.
+  template <class X, class E>
+  static void add(bool written, X&& xbar, const E& e) {
+    if (written) {
+      xbar += e;
+    } else {
+      xbar = e;
+    }
+  }
+  // Element i of a node's value or adjoint, as an array of one element.
+  template <class M>
+  static auto element(M m, int i) {
+    return array<1>(M(m.data() + i, 1, 1));
   }
   // A node's value or adjoint as a column array of N elements (N may be Eigen::Dynamic).
   template <int N>
