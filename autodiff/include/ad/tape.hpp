@@ -297,10 +297,7 @@ class Tape {
     for (const Var<T>& v : op.inputs) n.inputs[arity++] = v.index_;
     n.arity = arity;
     n.needs_grad = needs_grad;
-    // Element by element: a copy of the array was a vector load of the two scalars the caller
-    // had just stored one by one, which the CPU cannot forward from its store buffer.
-    n.constants[0] = op.constants[0];
-    n.constants[1] = op.constants[1];
+    n.constants = op.constants;
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   }
   static void check_shape(const char* op, Shape shape, std::source_location where) {
