@@ -208,16 +208,6 @@ Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, b
 }
 
 template <class T>
-Var<T> Tape<T>::variable(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
-  return leaf("variable", value, true, where);
-}
-
-template <class T>
-Var<T> Tape<T>::constant(const Eigen::Ref<const Matrix<T>>& value, std::source_location where) {
-  return leaf("constant", value, false, where);
-}
-
-template <class T>
 Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   const Matrix<T>& grad = p.grad_;  // not p.grad(), which would write a zeroed gradient's zeros
   if (grad.rows() != p.rows() || grad.cols() != p.cols()) {

@@ -140,9 +140,13 @@ class Arena {
     }
     return allocate_in_next_block(bytes);
   }
+  // Back to the start of the first block (a tape recorded again takes its first allocation
+  // there without a call).
   void rewind() {
-    in_use_ = 0;
-    cursor_ = limit_ = nullptr;
+    if (blocks_.empty()) return;
+    in_use_ = 1;
+    cursor_ = blocks_.front().data.get();
+    limit_ = cursor_ + blocks_.front().bytes;
   }
   std::size_t bytes() const;  // held, used or not
 
@@ -221,10 +225,14 @@ class Tape {
 
   // A leaf that receives a gradient; its value is copied onto the tape.
   Var<T> variable(const Eigen::Ref<const Matrix<T>>& value,
-                  std::source_location where = std::source_location::current());
+                  std::source_location where = std::source_location::current()) {
+    return leaf("variable", value, true, where);
+  }
   // A leaf that receives no gradient.
   Var<T> constant(const Eigen::Ref<const Matrix<T>>& value,
-                  std::source_location where = std::source_location::current());
+                  std::source_location where = std::source_location::current()) {
+    return leaf("constant", value, false, where);
+  }
   // A leaf that refers to the parameter's value (no copy); backward adds into p.grad().
   // Recording p again on the same tape returns the same node.
   Var<T> parameter(Parameter<T>& p, std::source_location where = std::source_location::current());
