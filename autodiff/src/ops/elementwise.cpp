@@ -2,6 +2,8 @@
 
 #include "support.hpp"
 
+#include <utility>
+
 namespace ad {
 namespace {
 
@@ -35,10 +37,14 @@ struct Elementwise {
       if constexpr (n == Eigen::Dynamic) {
         add(written, array<n>(xbar), F::adjoint_of(array<n>(a), array<n>(c), array<n>(cbar)));
       } else {
-        for (int i = 0; i < n; ++i) {
-          add(written, element(xbar, i),
-              F::adjoint_of(element(a, i), element(c, i), element(cbar, i)));
+        // Written out element by element, not as a loop, which GCC's loop vectoriser would
+        // turn back into vector loads (the library is built without its straight-line one).
+        [&]<int... I>(std::integer_sequence<int, I...>) {
+          (add(written, element(xbar, I),
+               F::adjoint_of(element(a, I), element(c, I), element(cbar, I))),
+           ...);
         }
+        (std::make_integer_sequence<int, n>());
       }
     });
   }
