@@ -180,7 +180,21 @@ void copy_into(T* destination, const Eigen::Ref<const Matrix<T>>& m) {
   if (m.outerStride() != m.rows()) {
     copy_strided(destination, m);
   } else if (m.size() <= 4) {
-    for (Eigen::Index i = 0; i < m.size(); ++i) destination[i] = m.data()[i];
+    // Written out, not a loop, which GCC vectorised behind run-time overlap checks.
+    const T* source = m.data();
+    switch (m.size()) {
+      case 4:
+        destination[3] = source[3];
+        [[fallthrough]];
+      case 3:
+        destination[2] = source[2];
+        [[fallthrough]];
+      case 2:
+        destination[1] = source[1];
+        [[fallthrough]];
+      case 1:
+        destination[0] = source[0];
+    }
   } else {
     std::copy_n(m.data(), m.size(), destination);
   }
