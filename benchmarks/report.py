@@ -3,7 +3,7 @@
 
 Inputs (files in the directory given as the argument):
   bench_ops.json     Google Benchmark's JSON (--benchmark_out) with repetitions: the medians
-                     of BM_seed_network, BM_chain and BM_mlp_products
+                     of BM_seed_network, BM_chain, BM_mlp_products and BM_fma_peak
   mlp_step.txt       benchmarks/mlp_step's output: engine vs hand-written ms per step,
                      heap allocations and minor page faults per steady-state step
   mlp_step_blas.txt  the same from a build with AD_BLAS=ON (optional)
@@ -64,6 +64,10 @@ def parse_bench_ops(text):
             precision = "f32" if "<float>" in name else "f64"
             kernel = "packed" if name.endswith("/1") else "eigen"
             medians[("products", precision, kernel)] = b["cpu_time"] * to_ns[b["time_unit"]] / 1e3
+            medians[("products_flops", precision, kernel)] = b.get("flops")
+        elif name.startswith("BM_fma_peak<"):
+            precision = "f32" if "<float>" in name else "f64"
+            medians[("fma_peak", precision)] = b.get("flops")
     return medians
 
 
@@ -149,6 +153,13 @@ def main():
         eigen = ops.get(("products", precision, "eigen"))
         table.add(f"MLP step's 5 large products {precision}, packed kernel vs Eigen's GEMM", packed,
                   eigen and f"{eigen:.4g} µs Eigen's GEMM", ratio(packed, eigen), "", None, " µs")
+    # How close the packed kernel runs to the core's multiply-add ceiling (BM_fma_peak).
+    for precision in ("f32", "f64"):
+        flops = ops.get(("products_flops", precision, "packed"))
+        peak = ops.get(("fma_peak", precision))
+        table.add(f"same products {precision}, GFLOP/s vs the core's multiply-add peak",
+                  flops and flops / 1e9, peak and f"{peak / 1e9:.4g} GFLOP/s peak",
+                  ratio(flops, peak), "", None, " GFLOP/s")
 
     seed = ops.get("seed_network")
     table.add("seed-network gradient (f64)", seed, "150 ns", ratio(seed, 150), "≤ 150 ns",
