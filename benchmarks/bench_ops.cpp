@@ -136,7 +136,10 @@ void BM_mlp_products(benchmark::State& state) {
     benchmark::DoNotOptimize(W1bar.data());
     benchmark::DoNotOptimize(H1bar.data());
   }
-  const double multiply_adds = 2.0 * 256 * 784 * 128 + 3.0 * 128 * 256 * 128;
+  // Each product's rows x columns x inner dimension, in the order above.
+  auto size = [](const M& c, Eigen::Index inner) { return double(c.rows() * c.cols() * inner); };
+  const double multiply_adds = size(Z1, X.rows()) + size(W1bar, X.cols()) + size(Z2, H1.rows()) +
+                               size(W2bar, H1.cols()) + size(H1bar, Z2bar.rows());
   state.counters["flops"] =
       benchmark::Counter(2 * multiply_adds, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -145,7 +148,8 @@ BENCHMARK_TEMPLATE(BM_mlp_products, double)->Arg(0)->Arg(1)->Unit(benchmark::kMi
 
 // The core's multiply-add throughput, the ceiling for the products above: independent
 // fused multiply-adds on Eigen's widest packets, enough chains in flight to cover the
-// instruction's latency on every unit (12 fit in 16 vector registers).
+// instruction's latency on every unit (12 chains, a and b fit even AVX2's 16 registers).
+// Meaningful in a build for the machine's own CPU (AD_NATIVE); otherwise it measures SSE2.
 template <class T>
 void BM_fma_peak(benchmark::State& state) {
   using Packet = typename Eigen::internal::packet_traits<T>::type;

@@ -37,8 +37,8 @@ def parse_mlp_step(text):
 
 
 def parse_bench_ops(text):
-    """Median CPU time of BM_seed_network in ns, BM_chain's ns per recorded op, and
-    BM_mlp_products' µs per kernel.
+    """Median CPU time of BM_seed_network in ns, BM_chain's ns per recorded op,
+    BM_mlp_products' µs per kernel and FLOP rate, and BM_fma_peak's FLOP rate.
 
     CPU time rather than real time: both are single-threaded, and CPU time does not count
     the moments another process (a compiler, on this 2-core machine) held the core; it is

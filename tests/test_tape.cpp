@@ -349,6 +349,32 @@ BOOST_AUTO_TEST_CASE(a_constant_has_no_gradient) {
   BOOST_CHECK_THROW(c.grad(), ad::Error);
 }
 
+// After clear() the arena starts again in its first block; a value larger than that block
+// goes to the next one that fits, and recording the same again reuses it.
+BOOST_AUTO_TEST_CASE(a_large_value_after_clear_goes_to_a_block_that_fits) {
+  ad::Tape<double> tape;
+  tape.variable(Mat::Ones(2, 2));
+  const std::size_t first = tape.arena_bytes();
+  const Mat large = Mat::Constant(100, 200, 0.5);  // 160 kB, more than the first block
+  BOOST_TEST(std::size_t(large.size()) * sizeof(double) > first);
+  auto record = [&] {
+    tape.clear();
+    auto small = tape.variable(Mat::Constant(2, 2, 3.0));
+    auto x = tape.variable(large);
+    tape.backward(sum(hadamard(x, x)) + sum(small));
+    BOOST_TEST((x.grad().array() == 1.0).all());  // d/dx Σ x² = 2x = 1
+    BOOST_TEST((small.grad().array() == 1.0).all());
+    BOOST_TEST((x.value() - large).isZero(0));
+  };
+  record();
+  const std::size_t bytes = tape.arena_bytes();
+  BOOST_TEST(bytes > first);
+  const long before = ad_test::allocations.load();
+  record();
+  BOOST_TEST(ad_test::allocations.load() - before == 0);
+  BOOST_TEST(tape.arena_bytes() == bytes);
+}
+
 BOOST_AUTO_TEST_CASE(clear_keeps_the_memory_and_recording_again_allocates_nothing) {
   ad::Tape<float> tape;
   std::mt19937_64 rng(3);

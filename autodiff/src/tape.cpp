@@ -250,10 +250,10 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   n.owns_adjoint = false;  // has_adjoint is set by each sweep, from p.grad_is_zero_
   nodes_.push_back(n);
   origins_.push_back({"parameter", where});
-  Var<T> v(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
-  parameters_.emplace_back(v.index_, &p);
-  if (check_finite_) require_finite(v);
-  return v;
+  const auto index = static_cast<std::uint32_t>(nodes_.size() - 1);
+  parameters_.emplace_back(index, &p);
+  if (check_finite_) require_finite_value(nodes_.back());
+  return Var<T>(this, index, generation_);
 }
 
 template <class T>

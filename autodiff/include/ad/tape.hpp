@@ -161,7 +161,7 @@ class Arena {
     std::size_t bytes = 0;
   };
   std::vector<Block> blocks_;
-  std::size_t in_use_ = 0;       // blocks started since the last rewind
+  std::size_t in_use_ = 0;       // blocks up to and including the current one
   std::byte* cursor_ = nullptr;  // free space in the current block: [cursor_, limit_)
   std::byte* limit_ = nullptr;
 };
@@ -250,7 +250,7 @@ class Tape {
   // caller's line and its input shapes. Off by default; off, it costs one branch per node.
   void check_finite(bool on) { check_finite_ = on; }
   bool check_finite() const { return check_finite_; }
-  // Throws ad::NumericError if v's value holds NaN or Inf (called by ops when checking).
+  // Throws ad::NumericError if v's value holds NaN or Inf.
   void require_finite(const Var<T>& v) const;
 
   // Rewinds the tape: every Var recorded so far becomes invalid (using one is an

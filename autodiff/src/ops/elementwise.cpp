@@ -32,7 +32,9 @@ struct Elementwise {
   }
   static void adjoint(const Rule<T>& r) {
     auto [xbar, written] = r.xbar_slot(0);
-    const auto a = r.x(0), c = r.y(), cbar = r.ybar();
+    const auto a = r.x(0);
+    const auto c = r.y();
+    const auto cbar = r.ybar();
     with_fixed_size(xbar.size(), [&](auto n) {
       if constexpr (n == Eigen::Dynamic) {
         adjoint_of_any_size(r, written, xbar);
@@ -40,8 +42,8 @@ struct Elementwise {
         // Written out element by element, not as a loop, which GCC's loop vectoriser would
         // turn back into vector loads (the library is built without its straight-line one).
         [&]<int... I>(std::integer_sequence<int, I...>) {
-          (add(written, element(xbar, I),
-               F::adjoint_of(element(a, I), element(c, I), element(cbar, I))),
+          (assign_or_add(written, element(xbar, I),
+                         F::adjoint_of(element(a, I), element(c, I), element(cbar, I))),
            ...);
         }
         (std::make_integer_sequence<int, n>());
@@ -54,8 +56,8 @@ struct Elementwise {
   [[gnu::noinline]] static void adjoint_of_any_size(const Rule<T>& r, bool written,
                                                     Eigen::Map<Matrix<T>> xbar) {
     constexpr int n = Eigen::Dynamic;
-    add(written, array<n>(xbar),
-        F::adjoint_of(array<n>(r.x(0)), array<n>(r.y()), array<n>(r.ybar())));
+    assign_or_add(written, array<n>(xbar),
+                  F::adjoint_of(array<n>(r.x(0)), array<n>(r.y()), array<n>(r.ybar())));
   }
 
   // Calls f(n) with n = std::integral_constant<int, size> for sizes 1 to 4, else with
@@ -75,9 +77,10 @@ struct Elementwise {
         return f(std::integral_constant<int, Eigen::Dynamic>());
     }
   }
-  // x̄ += e, or x̄ = e for its first contribution in the sweep.
+  // x̄ += e, or x̄ = e for its first contribution in the sweep (Rule::accumulate's rule, for
+  // the arrays this adaptor works on).
   template <class X, class E>
-  static void add(bool written, X&& xbar, const E& e) {
+  static void assign_or_add(bool written, X&& xbar, const E& e) {
     if (written) {
       xbar += e;
     } else {
