@@ -36,7 +36,8 @@ constexpr int kMaxDimensions = 16;
 // with 4 KiB pages each column cost a page walk, and on this project's virtual machine the
 // first epoch took 0.1 s longer than the next (its walks missed every cache), and a run of
 // train_mlp took 72,000 page faults instead of 19,000 (benchmarks/RESULTS.md). Only advice:
-// where the kernel has no transparent huge pages nothing changes.
+// where the kernel has no transparent huge pages nothing changes. (Subsets and splits of a
+// data set are copies on ordinary pages.)
 void advise_huge_pages(void* data, std::size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
