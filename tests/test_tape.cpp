@@ -290,8 +290,7 @@ BOOST_AUTO_TEST_CASE(sweeps_from_later_and_earlier_outputs_reset_what_the_last_o
 }
 
 // Values and adjoints of a cache line or more start on one (for vectorised kernels);
-// smaller ones are packed at 16-byte steps. A value and its adjoint are taken together and
-// do not overlap.
+// smaller ones are packed at 16-byte steps. A value and its adjoint do not overlap.
 BOOST_AUTO_TEST_CASE(node_storage_is_aligned_by_size) {
   ad::Tape<float> tape;
   for (int n : {1, 3, 4, 5, 8, 15, 16, 17, 1, 64, 2, 100}) {
