@@ -77,8 +77,9 @@ struct Elementwise {
         return f(std::integral_constant<int, Eigen::Dynamic>());
     }
   }
-  // x̄ += e, or x̄ = e for its first contribution in the sweep (Rule::accumulate's rule, for
-  // the arrays this adaptor works on).
+  // x̄ += e, or x̄ = e for its first contribution in the sweep: Rule::accumulate's rule, for
+  // the column arrays this adaptor works on (accumulate assigns to the adjoint's own shape,
+  // which a column array matches only for column vectors), once the caller holds the slot.
   template <class X, class E>
   static void assign_or_add(bool written, X&& xbar, const E& e) {
     if (written) {
