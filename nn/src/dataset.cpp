@@ -2,6 +2,8 @@
 
 #include <ad/nn/data.hpp>
 
+#include "huge_pages.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,7 +24,8 @@ int Dataset<T>::classes() const {
 template <class T>
 Dataset<T> Dataset<T>::subset(std::span<const Index> indices) const {
   Dataset out;
-  out.x.resize(x.rows(), static_cast<Index>(indices.size()));
+  out.x.resize(x.rows(), static_cast<Index>(indices.size()));  // allocated, advised, then filled
+  detail::advise_huge_pages(out.x.data(), static_cast<std::size_t>(out.x.size()) * sizeof(T));
   if (y.size() > 0) out.y.resize(y.rows(), static_cast<Index>(indices.size()));
   if (!labels.empty()) out.labels.resize(indices.size());
   for (std::size_t k = 0; k < indices.size(); ++k) {

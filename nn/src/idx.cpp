@@ -8,6 +8,8 @@
 
 #include <ad/nn/data.hpp>
 
+#include "huge_pages.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <zlib.h>
@@ -19,10 +21,6 @@
 #include <cstring>
 #include <memory>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 namespace ad::nn {
 namespace {
 
@@ -30,26 +28,6 @@ namespace {
 // decompresses to at most this many; a header that claims more is corrupt.
 constexpr std::uintmax_t kMaxDeflateRatio = 1032;
 constexpr int kMaxDimensions = 16;
-
-// Asks the kernel for 2 MiB pages over the 2 MiB-aligned part of [data, data + bytes), before
-// anything is written there. A training epoch reads a data set's columns in random order:
-// with 4 KiB pages each column cost a page walk, and on this project's virtual machine the
-// first epoch took 0.1 s longer than the next (its walks missed every cache), and a run of
-// train_mlp took 72,000 page faults instead of 19,000 (benchmarks/RESULTS.md). Only advice:
-// where the kernel has no transparent huge pages nothing changes. (Subsets and splits of a
-// data set are copies on ordinary pages.)
-void advise_huge_pages(void* data, std::size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
-  const auto start = reinterpret_cast<std::uintptr_t>(data);
-  const std::uintptr_t begin = (start + huge - 1) & ~(huge - 1);
-  const std::uintptr_t end = (start + bytes) & ~(huge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
 
 struct GzClose {
   void operator()(gzFile_s* f) const { gzclose(f); }
@@ -195,7 +173,7 @@ Dataset<T> load_idx(const std::filesystem::path& images, const std::filesystem::
   const auto size = static_cast<Index>(pixels.dims[1]) * static_cast<Index>(pixels.dims[2]);
   Dataset<T> data;
   data.x.resize(size, n);  // allocated, advised, then filled in place
-  advise_huge_pages(data.x.data(), static_cast<std::size_t>(data.x.size()) * sizeof(T));
+  detail::advise_huge_pages(data.x.data(), static_cast<std::size_t>(data.x.size()) * sizeof(T));
   // Each image's pixels are contiguous in the file: one column each.
   data.x = Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>>(
                pixels.data.data(), size, n)
