@@ -191,6 +191,7 @@ void check_packed_product() {
   shapes.push_back({k.block_rows + 1, k.cols + 1, 5});
   shapes.push_back({3, k.block_cols + 1, 5});
   shapes.push_back({k.rows + 1, k.cols + 1, 2 * k.depth + 1});
+  shapes.push_back({2 * k.rows, k.cols + 1, 6});  // depth 6: one block of 4 steps, then 2
   std::mt19937_64 rng(29);
   const T sentinel = T(7);
   for (const auto& [m, n, p] : shapes) {

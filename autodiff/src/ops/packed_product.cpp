@@ -74,7 +74,8 @@ struct Kernel {
 // tenth of the time of a 128x256 by 256x128 product.
 template <Index Width, class T>
 void pack_across(T* dst, const Strided<T>& x, Index depth) {
-  using Packet = typename ei::find_best_packet<T, 4>::type;  // 4 elements, or 2 with SSE's f64
+  // Blocks of 4: a 12-column sliver divides into 4s but not 8s (2 for SSE's f64, 1 unvectorised).
+  using Packet = typename ei::find_best_packet<T, 4>::type;
   constexpr int q = ei::unpacket_traits<Packet>::size;
   Index p = 0;
   if constexpr (Width % q == 0) {  // (without AVX-512, 6-column slivers with q = 4 are not)
