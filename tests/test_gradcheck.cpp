@@ -14,20 +14,17 @@ namespace {
 
 // C = A ⊙ A with a deliberately wrong adjoint rule Ā += C̄ ⊙ A (missing the factor 2),
 // except that element (1, 2) gets the right one, so exactly that element is correct.
-ad::Var<double> wrong_square(const ad::Var<double>& a) {
-  auto& tape = a.tape();
-  auto c = tape.record({.name = "wrong_square",
-                        .inputs = {a},
-                        .shape = a.shape(),
-                        .rule =
-                            [](const ad::Rule<double>& r) {
-                              r.xbar(0).array() += r.ybar().array() * r.x(0).array();
-                              r.xbar(0)(1, 2) += r.ybar()(1, 2) * r.x(0)(1, 2);
-                            }},
-                       std::source_location::current());
-  ad::Rule<double>(tape, c.index()).y() = a.value().cwiseProduct(a.value());
-  return c;
-}
+struct WrongSquare {
+  static constexpr const char* name = "wrong_square";
+  static ad::Shape shape(const ad::InputShapes<double>& in) { return in[0]; }
+  static void value(const ad::Rule<double>& r) { r.y() = r.x(0).cwiseProduct(r.x(0)); }
+  static void adjoint(const ad::Rule<double>& r) {
+    r.xbar(0).array() += r.ybar().array() * r.x(0).array();
+    r.xbar(0)(1, 2) += r.ybar()(1, 2) * r.x(0)(1, 2);
+  }
+};
+
+ad::Var<double> wrong_square(const ad::Var<double>& a) { return ad::custom_op<WrongSquare>({a}); }
 
 }  // namespace
 

@@ -27,17 +27,15 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// C = 2A with a wrong adjoint rule (Ā += 3 C̄), recorded through the public Tape::record.
-V wrong_double(const V& a) {
-  ad::Tape<double>& tape = a.tape();
-  const V c = tape.record({"wrong_double",
-                           {a},
-                           a.shape(),
-                           [](const ad::Rule<double>& r) { r.xbar(0) += 3 * r.ybar(); }},
-                          std::source_location::current());
-  ad::Rule<double>(tape, c.index()).y() = 2 * a.value();
-  return c;
-}
+// C = 2A with a wrong adjoint rule (Ā += 3 C̄), recorded as a custom op.
+struct WrongDouble {
+  static constexpr const char* name = "wrong_double";
+  static ad::Shape shape(const ad::InputShapes<double>& in) { return in[0]; }
+  static void value(const ad::Rule<double>& r) { r.y() = 2 * r.x(0); }
+  static void adjoint(const ad::Rule<double>& r) { r.accumulate(0, 3 * r.ybar()); }
+};
+
+V wrong_double(const V& a) { return ad::custom_op<WrongDouble>({a}); }
 
 }  // namespace
 

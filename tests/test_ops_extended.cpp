@@ -373,7 +373,7 @@ BOOST_AUTO_TEST_CASE(shape_errors) {
   check_error([&] { col(m23, 3); }, {"col", "2x3", "2x1", file});
   check_error([&] { hcat(m23, m32); }, {"hcat", "2x3", "3x2", "rows", file});
   check_error([&] { vcat(m23, m32); }, {"vcat", "2x3", "3x2", "columns", file});
-  check_error([&] { ad::hcat({m23, m23, m32}); }, {"hcat", "2x6", "3x2", "part 2", file});
+  check_error([&] { ad::hcat({m23, m23, m32}); }, {"hcat", "2x3", "3x2", "part 2", "part 0", file});
   check_error([&] { broadcast_to(m23, 2, 1); }, {"broadcast_to", "2x3", "2x1", "shrink", file});
   check_error([&] { broadcast_to(c2, 3, 3); }, {"broadcast_to", "2x1", "3x3", file});
   check_error([&] { softmax(e02); }, {"softmax", "0x2", "one class", file});

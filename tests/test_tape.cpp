@@ -54,15 +54,17 @@ BOOST_AUTO_TEST_CASE(invariant_1_every_adjoint_has_its_values_shape) {
 #ifdef AD_DEBUG_CHECKS
 // An op whose adjoint rule writes a 2x1 adjoint into a 2x2 input: debug builds report it
 // as an ad::Error naming the op instead of corrupting memory.
+struct BrokenOp {
+  static constexpr const char* name = "broken_op";
+  static ad::Shape shape(const ad::InputShapes<double>&) { return {1, 1}; }
+  static void value(const ad::Rule<double>& r) { r.y().setZero(); }
+  static void adjoint(const ad::Rule<double>& r) { r.accumulate(0, Mat::Ones(2, 1)); }
+};
+
 BOOST_AUTO_TEST_CASE(invariant_1_debug_builds_catch_an_adjoint_of_the_wrong_shape) {
   ad::Tape<double> tape;
   auto a = tape.variable(Mat::Ones(2, 2));
-  auto broken =
-      tape.record({.name = "broken_op",
-                   .inputs = {a},
-                   .shape = {1, 1},
-                   .rule = [](const ad::Rule<double>& r) { r.xbar(0) += Mat::Ones(2, 1); }},
-                  std::source_location::current());
+  auto broken = ad::custom_op<BrokenOp>({a});
   check_message<ad::Error>([&] { tape.backward(broken); }, {"broken_op"});
 }
 #endif
@@ -76,6 +78,15 @@ BOOST_AUTO_TEST_CASE(invariant_2_shape_errors_name_op_shapes_reason_and_caller_l
                                 {"matmul", "2x2", "1x2", "A has 2 columns but B has 1 rows",
                                  "test_tape.cpp:" + std::to_string(line)});
 }
+
+// A 1x1 op whose adjoint rule only counts its calls.
+struct CountedOp {
+  static constexpr const char* name = "counted";
+  static inline int calls = 0;
+  static ad::Shape shape(const ad::InputShapes<double>&) { return {1, 1}; }
+  static void value(const ad::Rule<double>& r) { r.y().setZero(); }
+  static void adjoint(const ad::Rule<double>&) { ++calls; }
+};
 
 BOOST_AUTO_TEST_CASE(invariant_3_adjoints_accumulate_over_every_use) {
   ad::Tape<double> tape;
@@ -177,16 +188,12 @@ BOOST_AUTO_TEST_CASE(invariant_5_backward_visits_only_nodes_that_lead_to_the_out
   BOOST_TEST(after.grad().isZero());
 
   // A rule on an unrelated branch is never called.
-  static int calls = 0;
-  auto counted = tape.record({.name = "counted",
-                              .inputs = {x},
-                              .shape = {1, 1},
-                              .rule = [](const ad::Rule<double>&) { ++calls; }},
-                             std::source_location::current());
+  CountedOp::calls = 0;
+  auto counted = ad::custom_op<CountedOp>({x});
   tape.backward(y);
-  BOOST_TEST(calls == 0);
+  BOOST_TEST(CountedOp::calls == 0);
   tape.backward(counted);
-  BOOST_TEST(calls == 1);
+  BOOST_TEST(CountedOp::calls == 1);
 }
 
 BOOST_AUTO_TEST_CASE(invariant_6_tapes_in_two_threads_do_not_touch_each_other) {

@@ -10,19 +10,23 @@
 namespace ad {
 namespace detail {
 
-template <class T>
-void Arena<T>::Block::Free::operator()(std::byte* p) const {
+void Arena::Block::Free::operator()(std::byte* p) const {
   ::operator delete (p, std::align_val_t{line});
 }
 
-template <class T>
-T* Arena<T>::allocate_in_next_block(std::size_t bytes) {
+void Arena::reject_size(std::size_t count, std::size_t size) {
+  throw Error(fmt::format("the tape cannot hold {} elements of {} bytes: the size exceeds any "
+                          "memory (2^56 bytes at most)",
+                          count, size));
+}
+
+std::byte* Arena::allocate_in_next_block(std::size_t bytes) {
   while (in_use_ < blocks_.size()) {
     Block& b = blocks_[in_use_++];
     if (b.bytes >= bytes) {
       cursor_ = b.data.get() + bytes;
       limit_ = b.data.get() + b.bytes;
-      return reinterpret_cast<T*>(b.data.get());
+      return b.data.get();
     }
   }
   // Blocks grow geometrically, so a recording needs few of them.
@@ -34,11 +38,10 @@ T* Arena<T>::allocate_in_next_block(std::size_t bytes) {
   in_use_ = blocks_.size();
   cursor_ = data + bytes;
   limit_ = data + size;
-  return reinterpret_cast<T*>(data);
+  return data;
 }
 
-template <class T>
-std::size_t Arena<T>::bytes() const {
+std::size_t Arena::bytes() const {
   std::size_t total = 0;
   for (const Block& b : blocks_) total += b.bytes;
   return total;
@@ -80,17 +83,17 @@ Eigen::Map<const Matrix<T>> Var<T>::grad() const {
 
 template <class T>
 int Var<T>::arity() const {
-  return tape().node(*this).arity;
+  return static_cast<int>(tape().node(*this).arity);
 }
 
 template <class T>
 Var<T> Var<T>::input(int i) const {
   const auto& n = tape().node(*this);
-  if (i < 0 || i >= n.arity) {
+  if (i < 0 || i >= static_cast<int>(n.arity)) {
     throw Error(fmt::format("input({}) of a '{}' node, which has {} inputs", i, tape_->origin(n).op,
                             n.arity));
   }
-  return Var(tape_, n.inputs[i], generation_);
+  return Var(tape_, tape_->input_index(n, static_cast<std::uint32_t>(i)), generation_);
 }
 
 namespace {
@@ -112,8 +115,8 @@ std::string first_non_finite(const M& m) {
 template <class T>
 std::string Tape<T>::describe(const detail::Node<T>& n) const {
   std::string inputs;
-  for (std::uint8_t k = 0; k < n.arity; ++k) {
-    const detail::Node<T>& in = nodes_[n.inputs[k]];
+  for (std::uint32_t k = 0; k < n.arity; ++k) {
+    const detail::Node<T>& in = nodes_[input_index(n, k)];
     inputs += fmt::format("{}{}x{}", k ? ", " : "", in.rows, in.cols);
   }
   const detail::Origin& o = origin(n);
@@ -136,8 +139,8 @@ void Tape<T>::require_finite_value(const detail::Node<T>& n) const {
 
 template <class T>
 void Tape<T>::require_finite_adjoints(const detail::Node<T>& n) const {
-  for (std::uint8_t k = 0; k < n.arity; ++k) {
-    const detail::Node<T>& in = nodes_[n.inputs[k]];
+  for (std::uint32_t k = 0; k < n.arity; ++k) {
+    const detail::Node<T>& in = nodes_[input_index(n, k)];
     if (!in.needs_grad || !in.has_adjoint) continue;
     const std::string bad =
         first_non_finite(Eigen::Map<const Matrix<T>>(in.adjoint, in.rows, in.cols));
@@ -211,8 +214,8 @@ Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, b
   const auto size = static_cast<std::size_t>(value.size());
   detail::Node<T>& n = nodes_.emplace_back();
   origins_.push_back({op, where});
-  n.value = arena_.allocate(size);
-  n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
+  n.value = arena_.allocate<T>(size);
+  n.adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
   n.rows = static_cast<std::int32_t>(value.rows());
   n.cols = static_cast<std::int32_t>(value.cols());
   n.needs_grad = needs_grad;
@@ -270,8 +273,11 @@ void Tape<T>::reject_shape(const char* op, Shape shape, std::source_location whe
 }
 
 template <class T>
-void Tape<T>::reject_arity(const char* op) {
-  throw Error(fmt::format("{}: an op takes at most {} inputs", op, detail::Node<T>::max_inputs));
+void Tape<T>::pop_newest() {
+  const detail::Node<T>& n = nodes_.back();
+  if (n.arity > detail::Node<T>::inline_inputs) wide_inputs_.resize(n.inputs[0]);
+  nodes_.pop_back();
+  origins_.pop_back();
 }
 
 template <class T>
@@ -364,14 +370,13 @@ template <class T>
 void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
+  wide_inputs_.clear();
   parameters_.clear();
   arena_.rewind();
   swept_ = 0;
   ++generation_;
 }
 
-template class detail::Arena<float>;
-template class detail::Arena<double>;
 template class Var<float>;
 template class Var<double>;
 template class Tape<float>;

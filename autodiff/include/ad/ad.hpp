@@ -1,6 +1,7 @@
 #pragma once
 // The engine in one include: tape, variables and parameters, ops, gradcheck, printing.
 
+#include <ad/custom_op.hpp>
 #include <ad/error.hpp>
 #include <ad/expression.hpp>
 #include <ad/format.hpp>

@@ -4,6 +4,7 @@
 
 #include <ad/config.hpp>
 #include <source_location>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -35,6 +36,9 @@ class ShapeError : public Error {
   ShapeError(const char* op, Shape a, Shape b, const std::string& why,
              const std::source_location& where);
   ShapeError(const char* op, Shape a, const std::string& why, const std::source_location& where);
+  // Any number of input shapes (a custom op's).
+  ShapeError(const char* op, std::span<const Shape> shapes, const std::string& why,
+             const std::source_location& where);
 };
 
 // A value outside an op's domain (a singular matrix, a NaN where none may be).

@@ -36,7 +36,7 @@ using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
 
 template <class T>
 class Tape;
-template <class T>
+template <class T, class Saved = void>
 class Rule;
 
 namespace detail {
@@ -118,27 +118,35 @@ class Var {
 
 namespace detail {
 
-// Storage for node values and adjoints: a list of blocks handed out front to back.
-// Allocations of a cache line or more start on a cache line, for vectorised kernels; smaller
-// ones are packed at 16-byte steps, so that a chain of 2x2 ops touches a quarter of the
-// memory. Rewinding returns to the first block and keeps them all, so the same sequence of
-// allocations reuses the same memory.
-template <class T>
+// Storage for node values, adjoints and ops' saved state: a list of blocks handed out front
+// to back. Allocations of a cache line or more start on a cache line, for vectorised kernels;
+// smaller ones are packed at 16-byte steps, so that a chain of 2x2 ops touches a quarter of
+// the memory. Rewinding returns to the first block and keeps them all, so the same sequence
+// of allocations reuses the same memory.
 class Arena {
  public:
   static constexpr std::size_t line = 64;
   static constexpr std::size_t step = 16;
 
-  T* allocate(std::size_t count) {
-    // Every size is a multiple of the step, so the cursor is always step-aligned.
-    const std::size_t bytes = (count * sizeof(T) + step - 1) / step * step;
+  // Storage for count objects of type U, uninitialised. An ad::Error when the byte count
+  // does not fit in memory's address range (checked before any arithmetic can wrap).
+  template <class U>
+  U* allocate(std::size_t count) {
+    static_assert(alignof(U) <= step && std::is_trivially_destructible_v<U>,
+                  "the arena holds trivially destructible objects of alignment <= 16");
+    if (count > max_bytes / sizeof(U)) [[unlikely]] {
+      reject_size(count, sizeof(U));
+    }
+    // Every size is a multiple of the step, so the cursor is always step-aligned. An empty
+    // matrix takes a step too: a null pointer would read as "no storage".
+    const std::size_t bytes = std::max((count * sizeof(U) + step - 1) / step * step, step);
     std::uintptr_t start = std::uintptr_t(cursor_);
     if (bytes >= line) start = (start + line - 1) & ~std::uintptr_t(line - 1);
     if (start + bytes <= std::uintptr_t(limit_)) {
       cursor_ = reinterpret_cast<std::byte*>(start + bytes);
-      return reinterpret_cast<T*>(start);
+      return reinterpret_cast<U*>(start);
     }
-    return allocate_in_next_block(bytes);
+    return reinterpret_cast<U*>(allocate_in_next_block(bytes));
   }
   // Back to the start of the first block (a tape recorded again takes its first allocation
   // there without a call).
@@ -151,7 +159,11 @@ class Arena {
   std::size_t bytes() const;  // held, used or not
 
  private:
-  T* allocate_in_next_block(std::size_t bytes);
+  // Far above any allocation that can succeed, far below where start + bytes could wrap.
+  static constexpr std::size_t max_bytes = std::size_t{1} << 56;
+
+  std::byte* allocate_in_next_block(std::size_t bytes);
+  [[noreturn]] static void reject_size(std::size_t count, std::size_t size);
 
   struct Block {
     struct Free {
@@ -177,20 +189,23 @@ struct AdjointSlot {
 // What a sweep reads of a node, in one cache line: a node that straddled two lines cost
 // every 2x2 op a split store when recorded (about 15 % of the chain's time). What only
 // messages read (the op's name, the caller's line) is kept beside it, in an Origin.
+//
+// Inputs: up to three indices are held here; an op with more keeps them in the tape's list of
+// wide inputs, starting at inputs[0] (as a short string keeps its characters in place).
 template <class T>
 struct alignas(64) Node {
-  static constexpr std::size_t max_inputs = 3;
+  static constexpr std::uint32_t inline_inputs = 3;
   AdjointRule<T> rule = nullptr;  // null for leaves
   T* value = nullptr;
   T* adjoint = nullptr;
+  void* saved = nullptr;  // the op's saved state (its Op::Saved), in the tape's arena
   std::int32_t rows = 0;
   std::int32_t cols = 0;
-  std::array<std::uint32_t, max_inputs> inputs{};
-  std::uint8_t arity = 0;
-  bool needs_grad = false;       // some leaf below it is a variable or a parameter
-  bool has_adjoint = false;      // adjoint written in the current sweep (else it reads as 0)
-  bool owns_adjoint = true;      // false for a parameter: its adjoint is the parameter's gradient
-  std::array<T, 2> constants{};  // an op's scalar arguments (a scale, a shift)
+  std::array<std::uint32_t, inline_inputs> inputs{};
+  std::uint32_t arity = 0;
+  bool needs_grad = false;   // some leaf below it is a variable or a parameter
+  bool has_adjoint = false;  // adjoint written in the current sweep (else it reads as 0)
+  bool owns_adjoint = true;  // false for a parameter: its adjoint is the parameter's gradient
 };
 static_assert(sizeof(Node<double>) == 64 && sizeof(Node<float>) == 64);
 
@@ -206,14 +221,24 @@ struct Origin {
 template <class T>
 using InputList = std::initializer_list<std::reference_wrapper<const Var<T>>>;
 
-// What an op records: its name, inputs, output shape, adjoint rule and scalar constants.
+// What an op records besides its inputs: its name, output shape, adjoint rule and saved
+// state (the op's Saved object in the tape's arena, or null).
 template <class T>
 struct OpRecord {
   const char* name;
-  InputList<T> inputs;
   Shape shape;
   AdjointRule<T> rule;
-  std::array<T, 2> constants{};
+  void* saved = nullptr;
+};
+
+// A matrix an op keeps on the tape for its adjoint (see Rule::save). A plain record, so
+// that it can sit in an op's Saved state; valid until the tape is cleared.
+template <class T>
+struct SavedMatrix {
+  T* data = nullptr;
+  Eigen::Index rows = 0;
+  Eigen::Index cols = 0;
+  Eigen::Map<Matrix<T>> map() const { return {data, rows, cols}; }
 };
 
 template <class T>
@@ -263,13 +288,6 @@ class Tape {
   // Adjoint rules run by the latest backward sweep.
   std::size_t rules_run() const { return rules_run_; }
 
-  // Appends a node: checks the inputs belong to this tape, takes storage for the value,
-  // and returns the new node's handle. The caller computes the value (see Rule::y()).
-  Var<T> record(const OpRecord<T>& op, std::source_location where) {
-    for (const Var<T>& v : op.inputs) check(v, op.name, where);
-    return append(op, where);
-  }
-
   // Throws ad::Error unless v is a live node of this tape.
   void check(const Var<T>& v, const char* op, std::source_location where) const {
     if (v.tape_ != this || v.generation_ != generation_) [[unlikely]] {
@@ -279,34 +297,48 @@ class Tape {
 
  private:
   friend class Var<T>;
-  friend class Rule<T>;
+  template <class, class>
+  friend class Rule;
   friend struct detail::OpAccess<T>;
 
   Var<T> leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, bool needs_grad,
               std::source_location where);
-  // record() without checking the inputs: for ops, which have checked them already.
-  // Inline, as it runs once per op: a 2x2 op costs little more than this bookkeeping.
-  Var<T> append(const OpRecord<T>& op, std::source_location where) {
-    if (op.inputs.size() > detail::Node<T>::max_inputs) [[unlikely]] {
-      reject_arity(op.name);
-    }
+  // Appends an op's node after its inputs were checked (detail::tape_of): takes storage for
+  // its value (and adjoint, if an input needs a gradient) and returns the new node's handle;
+  // the op then computes its value. Inputs is a braced list or a span of Vars. Inline, as it
+  // runs once per op: a 2x2 op costs little more than this bookkeeping.
+  template <class Inputs>
+  Var<T> append(const OpRecord<T>& op, const Inputs& inputs, std::source_location where) {
+    const auto arity = static_cast<std::uint32_t>(inputs.size());
     bool needs_grad = false;
-    for (const Var<T>& v : op.inputs) needs_grad = needs_grad || nodes_[v.index_].needs_grad;
+    for (const Var<T>& v : inputs) needs_grad = needs_grad || nodes_[v.index_].needs_grad;
     check_shape(op.name, op.shape, where);
     const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
     detail::Node<T>& n = nodes_.emplace_back();
     origins_.push_back({op.name, where});
     n.rule = op.rule;
-    n.value = arena_.allocate(size);
-    n.adjoint = needs_grad ? arena_.allocate(size) : nullptr;
+    n.value = arena_.allocate<T>(size);
+    n.adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
+    n.saved = op.saved;
     n.rows = static_cast<std::int32_t>(op.shape.rows);
     n.cols = static_cast<std::int32_t>(op.shape.cols);
-    std::uint8_t arity = 0;  // counted in a register: n.arity++ reloaded it after each store
-    for (const Var<T>& v : op.inputs) n.inputs[arity++] = v.index_;
+    if (arity <= detail::Node<T>::inline_inputs) {
+      std::uint32_t k = 0;  // counted in a register: a count in the node reloaded after each store
+      for (const Var<T>& v : inputs) n.inputs[k++] = v.index_;
+    } else {
+      n.inputs[0] = static_cast<std::uint32_t>(wide_inputs_.size());
+      for (const Var<T>& v : inputs) wide_inputs_.push_back(v.index_);
+    }
     n.arity = arity;
     n.needs_grad = needs_grad;
-    n.constants = op.constants;
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  }
+  // Removes the newest node, whose value rule threw: a refused op leaves nothing on the tape
+  // but arena memory, reused after the next clear().
+  void pop_newest();
+  // The index of input i of node n.
+  std::uint32_t input_index(const detail::Node<T>& n, std::uint32_t i) const {
+    return n.arity <= detail::Node<T>::inline_inputs ? n.inputs[i] : wide_inputs_[n.inputs[0] + i];
   }
   static void check_shape(const char* op, Shape shape, std::source_location where) {
     constexpr Eigen::Index limit = std::numeric_limits<std::int32_t>::max();
@@ -315,7 +347,6 @@ class Tape {
     }
   }
   [[noreturn]] static void reject_shape(const char* op, Shape shape, std::source_location where);
-  [[noreturn]] static void reject_arity(const char* op);
   void sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
              std::source_location where);
 
@@ -352,10 +383,11 @@ class Tape {
 
   std::vector<detail::Node<T>> nodes_;
   std::vector<detail::Origin> origins_;  // origins_[i] belongs to nodes_[i]
+  std::vector<std::uint32_t> wide_inputs_;  // inputs of ops with more than Node::inline_inputs
   // The parameters on the tape and their nodes: a sweep assigns a zeroed parameter's first
   // contribution (its node starts without an adjoint) and then marks its gradient written.
   std::vector<std::pair<std::uint32_t, Parameter<T>*>> parameters_;
-  detail::Arena<T> arena_;
+  detail::Arena arena_;
   std::uint32_t generation_ = 1;
   std::size_t rules_run_ = 0;
   // Nodes [0, swept_) may carry has_adjoint from the latest sweep; the next sweep resets
@@ -365,25 +397,31 @@ class Tape {
 };
 
 // The view an op has of its node: input values x(i), the output value y(), the output
-// adjoint ybar() and the input adjoints xbar(i), in the notation of the op table.
-template <class T>
+// adjoint ybar(), the input adjoints and, for an op with Saved state, saved(); in the
+// notation of the op table. An adjoint rule adds its contribution to input i's adjoint Āᵢ
+// in one of two ways:
+//   accumulate(i, e)   Āᵢ += e for a whole matrix or array expression e;
+//   xbar(i)            Āᵢ to add into part by part (a block, a diagonal, single elements).
+template <class T, class Saved>
 class Rule {
  public:
   using ConstMap = Eigen::Map<const Matrix<T>>;
   using Map = Eigen::Map<Matrix<T>>;
 
   Rule(Tape<T>& tape, std::uint32_t index) : tape_(&tape), node_(&tape.nodes_[index]) {}
+  // The same node seen with the op's Saved type (how the engine calls an op's rules).
+  template <class Other>
+  explicit Rule(const Rule<T, Other>& r) : tape_(r.tape_), node_(r.node_) {}
 
+  int arity() const { return static_cast<int>(node_->arity); }
   ConstMap x(int i) const { return value_of(input(i)); }
   Map y() const { return {node_->value, node_->rows, node_->cols}; }
   ConstMap ybar() const { return {node_->adjoint, node_->rows, node_->cols}; }
-  // Input i's adjoint, to add into. Zeroed on first touch in a sweep.
-  Map xbar(int i) const { return tape_->adjoint(node_->inputs[i]); }
-  // Āᵢ += e for a matrix or array expression e, assigned instead when it is the first
-  // contribution to Āᵢ in this sweep (no pass of zeros first).
+  // Āᵢ += e, assigned instead when it is the first contribution to Āᵢ in this sweep (no
+  // pass of zeros first).
   template <class E>
   void accumulate(int i, const E& e) const {
-    auto [xbar, written] = tape_->adjoint_slot(node_->inputs[i]);
+    auto [xbar, written] = slot(i);
     if constexpr (std::is_base_of_v<Eigen::ArrayBase<E>, E>) {
       if (written) {
         xbar.array() += e;
@@ -396,16 +434,43 @@ class Rule {
       xbar = e;
     }
   }
-  // Input i's adjoint and whether this sweep has written it, for rules that write it in
-  // their own way (a product that assigns or accumulates).
-  detail::AdjointSlot<T> xbar_slot(int i) const { return tape_->adjoint_slot(node_->inputs[i]); }
-  // Whether input i leads to a variable or parameter, i.e. whether xbar(i) is wanted.
+  // Input i's adjoint, to add into. Zeroed on first touch in a sweep.
+  Map xbar(int i) const { return tape_->adjoint(index_of(i)); }
+  // Whether input i leads to a variable or parameter, i.e. whether its adjoint is wanted.
   bool wants(int i) const { return input(i).needs_grad; }
-  T constant(int k) const { return node_->constants[k]; }
+
+  // The op's saved state: the Op::Saved object it was recorded with.
+  std::add_lvalue_reference_t<Saved> saved() const
+    requires(!std::is_void_v<Saved>)
+  {
+    return *static_cast<Saved*>(node_->saved);
+  }
+  // Keeps a copy of matrix m on the tape, for the adjoint to read (store the handle in the
+  // op's saved state). Allocates from the tape's arena: nothing to free.
+  template <class E>
+  SavedMatrix<T> save(const Eigen::MatrixBase<E>& m) const {
+    SavedMatrix<T> s{tape_->arena_.template allocate<T>(static_cast<std::size_t>(m.size())),
+                     m.rows(), m.cols()};
+    s.map() = m;
+    return s;
+  }
+  // Room on the tape for count objects of type U (integers, scalars), uninitialised.
+  template <class U>
+  U* allocate(std::size_t count) const {
+    return tape_->arena_.template allocate<U>(count);
+  }
 
  private:
-  const detail::Node<T>& input(int i) const { return tape_->nodes_[node_->inputs[i]]; }
+  template <class, class>
+  friend class Rule;
+  friend struct detail::OpAccess<T>;
+  std::uint32_t index_of(int i) const {
+    return tape_->input_index(*node_, static_cast<std::uint32_t>(i));
+  }
+  const detail::Node<T>& input(int i) const { return tape_->nodes_[index_of(i)]; }
   static ConstMap value_of(const detail::Node<T>& n) { return {n.value, n.rows, n.cols}; }
+  // Input i's adjoint and whether this sweep has written it.
+  detail::AdjointSlot<T> slot(int i) const { return tape_->adjoint_slot(index_of(i)); }
 
   Tape<T>* tape_;
   detail::Node<T>* node_;
@@ -429,8 +494,6 @@ inline Shape Var<T>::shape() const {
   return {n.rows, n.cols};
 }
 
-extern template class detail::Arena<float>;
-extern template class detail::Arena<double>;
 extern template class Tape<float>;
 extern template class Tape<double>;
 extern template class Var<float>;

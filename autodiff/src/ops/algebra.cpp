@@ -1,6 +1,7 @@
 // Linear algebra beyond the product: trace, inverse, determinants, solves, inner and outer
-// products, the Frobenius norm and diagonals. Factorisations use Eigen's LU; a matrix
-// whose reciprocal condition number is below machine epsilon counts as singular.
+// products, the Frobenius norm and diagonals. inverse, det, logdet and solve factor A once,
+// with Eigen's LU, and keep the factors for their adjoints; a matrix whose reciprocal
+// condition number is below machine epsilon counts as singular.
 
 #include "support.hpp"
 
@@ -14,35 +15,77 @@ namespace ad {
 namespace {
 
 template <class T>
-using LU = Eigen::PartialPivLU<Matrix<T>>;
-
-template <class T>
 void require_square(const char* op, const Var<T>& a, std::source_location where) {
   if (a.rows() != a.cols() || a.rows() == 0) {
     throw ShapeError(op, a.shape(), "needs a square matrix of at least 1x1", where);
   }
 }
 
-// Eigen's rcond() estimate, or 0 if a pivot is 0 or not finite: the estimate itself is
-// meaningless there (it returns 1 for a matrix with a zero row).
+// A's LU factorisation P A = L U, kept on the tape by the ops that use it (value and adjoint
+// from one factorisation): L below the diagonal of `lu` (its unit diagonal implied), U on
+// and above it; P as the row order of P A.
 template <class T>
-T reciprocal_condition(const LU<T>& lu) {
-  const auto pivots = lu.matrixLU().diagonal().cwiseAbs();
-  if (!pivots.allFinite() || !(pivots.minCoeff() > T(0))) return T(0);
-  return lu.rcond();
+struct SavedLU {
+  SavedMatrix<T> lu;
+  int* order;
+  T rcond;  // Eigen's estimate of the reciprocal condition number; 0 if a pivot is 0 or not finite
+  T sign;   // det P
+
+  using Permutation = Eigen::Map<Eigen::PermutationMatrix<Eigen::Dynamic, Eigen::Dynamic, int>>;
+  Permutation p() const { return Permutation(order, lu.rows); }
+  auto l() const { return lu.map().template triangularView<Eigen::UnitLower>(); }
+  auto u() const { return lu.map().template triangularView<Eigen::Upper>(); }
+
+  // x = A⁻¹ x = U⁻¹ L⁻¹ P x
+  template <class X>
+  void solve_in_place(X&& x) const {
+    x = p() * x;
+    l().solveInPlace(x);
+    u().solveInPlace(x);
+  }
+  // A⁻ᵀ b = Pᵀ L⁻ᵀ U⁻ᵀ b
+  template <class B>
+  Matrix<T> solve_transposed(const B& b) const {
+    Matrix<T> x = b;
+    u().transpose().solveInPlace(x);
+    l().transpose().solveInPlace(x);
+    return p().transpose() * x;
+  }
+  T determinant() const { return sign * lu.map().diagonal().prod(); }
+  bool regular() const { return rcond > std::numeric_limits<T>::epsilon(); }
+};
+
+// Factors A into tape memory. Recorded ops keep it as their Saved state; an op refused for
+// a singular A leaves only arena memory behind, reused after the next clear().
+template <class T>
+SavedLU<T> factor(Tape<T>& tape, const Var<T>& a) {
+  const Eigen::Index n = a.rows();
+  using Access = detail::OpAccess<T>;
+  SavedLU<T> f{{Access::template allocate<T>(tape, std::size_t(n * n)), n, n},
+               Access::template allocate<int>(tape, std::size_t(n)), T(0), T(1)};
+  Eigen::Map<Matrix<T>> lu = f.lu.map();
+  lu = a.value();
+  const Eigen::PartialPivLU<Eigen::Ref<Matrix<T>>> in_place(lu);
+  const auto& order = in_place.permutationP().indices();
+  std::copy(order.data(), order.data() + n, f.order);
+  f.sign = in_place.permutationP().determinant();
+  // Eigen's estimate means nothing where a pivot is 0 or not finite (it returns 1 for a
+  // matrix with a zero row).
+  const auto pivots = lu.diagonal().cwiseAbs();
+  if (pivots.allFinite() && pivots.minCoeff() > T(0)) f.rcond = in_place.rcond();
+  return f;
 }
 
 // Throws ad::NumericError naming the op if A is singular to working precision. The ops
-// that need it test A before recording, so a singular input leaves no node on the tape;
-// the value rule then factors A again (an O(n³) cost paid twice, for that guarantee).
+// that need it test A before recording, so a singular input leaves no node on the tape.
 template <class T>
-void require_regular(const char* op, const Var<T>& a, std::source_location where) {
-  const T rcond = reciprocal_condition(LU<T>(a.value()));
-  if (!(rcond > std::numeric_limits<T>::epsilon())) {
+void require_regular(const char* op, const Var<T>& a, const SavedLU<T>& lu,
+                     std::source_location where) {
+  if (!lu.regular()) {
     throw NumericError(fmt::format(
         "{}: the {} matrix is singular to working precision (reciprocal condition number "
         "{:.3g}) (at {})",
-        op, to_string(a.shape()), rcond, to_string(where)));
+        op, to_string(a.shape()), lu.rcond, to_string(where)));
   }
 }
 
@@ -56,11 +99,18 @@ struct Trace {
 // C = A⁻¹                       Ā += −Cᵀ C̄ Cᵀ
 template <class T>
 struct Inverse {
-  static void value(const Rule<T>& r) { r.y() = LU<T>(r.x(0)).inverse(); }
-  static void adjoint(const Rule<T>& r) {
+  struct Saved {
+    SavedLU<T> a;
+  };
+  static void value(const Rule<T, Saved>& r) {
+    auto c = r.y();
+    c.setIdentity();
+    r.saved().a.solve_in_place(c);
+  }
+  static void adjoint(const Rule<T, Saved>& r) {
     auto c = r.y();
     const Matrix<T> cbar_ct = r.ybar() * c.transpose();
-    r.xbar(0).noalias() -= c.transpose() * cbar_ct;
+    r.accumulate(0, -(c.transpose() * cbar_ct));
   }
 };
 
@@ -89,15 +139,19 @@ Matrix<T> adjugate(const Eigen::Ref<const Matrix<T>>& a) {
 // c = det A                     Ā += c̄ adj(A)ᵀ   (= c̄ c A⁻ᵀ when A is invertible)
 template <class T>
 struct Det {
-  static void value(const Rule<T>& r) { r.y()(0, 0) = LU<T>(r.x(0)).determinant(); }
-  static void adjoint(const Rule<T>& r) {
-    const LU<T> lu(r.x(0));
+  struct Saved {
+    SavedLU<T> a;
+  };
+  static void value(const Rule<T, Saved>& r) { r.y()(0, 0) = r.saved().a.determinant(); }
+  static void adjoint(const Rule<T, Saved>& r) {
+    const SavedLU<T>& lu = r.saved().a;
     const T cbar = r.ybar()(0, 0);
     // c A⁻ᵀ loses accuracy as A nears singularity; the SVD form does not.
-    if (reciprocal_condition(lu) > std::sqrt(std::numeric_limits<T>::epsilon())) {
-      r.xbar(0) += (cbar * r.y()(0, 0)) * lu.inverse().transpose();
+    if (lu.rcond > std::sqrt(std::numeric_limits<T>::epsilon())) {
+      const Eigen::Index n = lu.lu.rows;
+      r.accumulate(0, (cbar * r.y()(0, 0)) * lu.solve_transposed(Matrix<T>::Identity(n, n)));
     } else {
-      r.xbar(0) += cbar * adjugate<T>(r.x(0)).transpose();
+      r.accumulate(0, cbar * adjugate<T>(r.x(0)).transpose());
     }
   }
 };
@@ -105,23 +159,34 @@ struct Det {
 // c = ln |det A|                Ā += c̄ A⁻ᵀ
 template <class T>
 struct Logdet {
-  static void value(const Rule<T>& r) {
-    const LU<T> lu(r.x(0));
-    r.y()(0, 0) = lu.matrixLU().diagonal().array().abs().log().sum();
+  struct Saved {
+    SavedLU<T> a;
+  };
+  static void value(const Rule<T, Saved>& r) {
+    r.y()(0, 0) = r.saved().a.lu.map().diagonal().array().abs().log().sum();
   }
-  static void adjoint(const Rule<T>& r) {
-    r.xbar(0) += r.ybar()(0, 0) * LU<T>(r.x(0)).inverse().transpose();
+  static void adjoint(const Rule<T, Saved>& r) {
+    const SavedLU<T>& lu = r.saved().a;
+    const Eigen::Index n = lu.lu.rows;
+    r.accumulate(0, r.ybar()(0, 0) * lu.solve_transposed(Matrix<T>::Identity(n, n)));
   }
 };
 
 // X = A⁻¹ B                     B̄ += A⁻ᵀ X̄ ;  Ā += −A⁻ᵀ X̄ Xᵀ
 template <class T>
 struct Solve {
-  static void value(const Rule<T>& r) { r.y() = LU<T>(r.x(0)).solve(r.x(1)); }
-  static void adjoint(const Rule<T>& r) {
-    const Matrix<T> g = LU<T>(r.x(0)).transpose().solve(r.ybar());  // A⁻ᵀ X̄
-    if (r.wants(0)) r.xbar(0).noalias() -= g * r.y().transpose();
-    if (r.wants(1)) r.xbar(1) += g;
+  struct Saved {
+    SavedLU<T> a;
+  };
+  static void value(const Rule<T, Saved>& r) {
+    auto x = r.y();
+    x = r.x(1);
+    r.saved().a.solve_in_place(x);
+  }
+  static void adjoint(const Rule<T, Saved>& r) {
+    const Matrix<T> g = r.saved().a.solve_transposed(r.ybar());  // A⁻ᵀ X̄
+    if (r.wants(0)) r.accumulate(0, -(g * r.y().transpose()));
+    if (r.wants(1)) r.accumulate(1, g);
   }
 };
 
@@ -131,8 +196,8 @@ struct Dot {
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).cwiseProduct(r.x(1)).sum(); }
   static void adjoint(const Rule<T>& r) {
     const T cbar = r.ybar()(0, 0);
-    if (r.wants(0)) r.xbar(0) += cbar * r.x(1);
-    if (r.wants(1)) r.xbar(1) += cbar * r.x(0);
+    if (r.wants(0)) r.accumulate(0, cbar * r.x(1));
+    if (r.wants(1)) r.accumulate(1, cbar * r.x(0));
   }
 };
 
@@ -141,8 +206,8 @@ template <class T>
 struct Outer {
   static void value(const Rule<T>& r) { r.y().noalias() = r.x(0) * r.x(1).transpose(); }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) r.xbar(0).noalias() += r.ybar() * r.x(1);
-    if (r.wants(1)) r.xbar(1).noalias() += r.ybar().transpose() * r.x(0);
+    if (r.wants(0)) r.accumulate(0, r.ybar() * r.x(1));
+    if (r.wants(1)) r.accumulate(1, r.ybar().transpose() * r.x(0));
   }
 };
 
@@ -152,7 +217,7 @@ struct Norm {
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).norm(); }
   static void adjoint(const Rule<T>& r) {
     const T c = r.y()(0, 0);
-    if (c > T(0)) r.xbar(0) += (r.ybar()(0, 0) / c) * r.x(0);
+    if (c > T(0)) r.accumulate(0, (r.ybar()(0, 0) / c) * r.x(0));
   }
 };
 
@@ -183,23 +248,28 @@ template <class T>
 Var<T> inverse(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("inverse", where, a);
   require_square("inverse", a, where);
-  require_regular("inverse", a, where);
-  return detail::record<Inverse<T>>(tape, "inverse", {a}, a.shape(), where);
+  const SavedLU<T> lu = factor(tape, a);
+  require_regular("inverse", a, lu, where);
+  return detail::record<Inverse<T>>(tape, "inverse", {a}, a.shape(), where,
+                                    typename Inverse<T>::Saved{lu});
 }
 
 template <class T>
 Var<T> det(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("det", where, a);
   require_square("det", a, where);
-  return detail::record<Det<T>>(tape, "det", {a}, {1, 1}, where);
+  return detail::record<Det<T>>(tape, "det", {a}, {1, 1}, where,
+                                typename Det<T>::Saved{factor(tape, a)});
 }
 
 template <class T>
 Var<T> logdet(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("logdet", where, a);
   require_square("logdet", a, where);
-  require_regular("logdet", a, where);
-  return detail::record<Logdet<T>>(tape, "logdet", {a}, {1, 1}, where);
+  const SavedLU<T> lu = factor(tape, a);
+  require_regular("logdet", a, lu, where);
+  return detail::record<Logdet<T>>(tape, "logdet", {a}, {1, 1}, where,
+                                   typename Logdet<T>::Saved{lu});
 }
 
 template <class T>
@@ -210,8 +280,10 @@ Var<T> solve(const Var<T>& a, const Var<T>& b, std::source_location where) {
     throw ShapeError("solve", a.shape(), b.shape(),
                      fmt::format("A has {} rows but B has {}", a.rows(), b.rows()), where);
   }
-  require_regular("solve", a, where);
-  return detail::record<Solve<T>>(tape, "solve", {a, b}, b.shape(), where);
+  const SavedLU<T> lu = factor(tape, a);
+  require_regular("solve", a, lu, where);
+  return detail::record<Solve<T>>(tape, "solve", {a, b}, b.shape(), where,
+                                  typename Solve<T>::Saved{lu});
 }
 
 template <class T>

@@ -1,73 +1,82 @@
-// Reductions along one axis, keeping 2-D shapes. The node's constant 0 holds the axis
-// (0: Axis::rows, down the rows to 1 x n; 1: Axis::cols, across the columns to m x 1).
+// Reductions along one axis, keeping 2-D shapes. Each op saves its axis (Axis::rows: down
+// the rows to 1 x n; Axis::cols: across the columns to m x 1).
 
 #include "support.hpp"
 
 namespace ad {
 namespace {
 
+// The saved state of sum and mean along an axis.
+struct AlongAxis {
+  Axis axis;
+};
+
 template <class T>
-bool down_rows(const Rule<T>& r) {
-  return r.constant(0) == T(0);
+bool down_rows(const Rule<T, AlongAxis>& r) {
+  return r.saved().axis == Axis::rows;
 }
 
 // c = 𝟙ᵀA or A𝟙                 Ā += 𝟙c̄ or c̄𝟙ᵀ
 template <class T>
 struct SumAxis {
-  static void value(const Rule<T>& r) {
+  using Saved = AlongAxis;
+  static void value(const Rule<T, Saved>& r) {
     if (down_rows(r)) {
       r.y() = r.x(0).colwise().sum();
     } else {
       r.y() = r.x(0).rowwise().sum();
     }
   }
-  static void adjoint(const Rule<T>& r) {
-    auto abar = r.xbar(0);
-    abar += detail::expand(r.ybar(), abar.rows(), abar.cols());
+  static void adjoint(const Rule<T, Saved>& r) {
+    const auto a = r.x(0);
+    r.accumulate(0, detail::expand(r.ybar(), a.rows(), a.cols()));
   }
 };
 
 // c = 𝟙ᵀA / m or A𝟙 / n         Ā += 𝟙c̄ / m or c̄𝟙ᵀ / n
 template <class T>
 struct MeanAxis {
-  static void value(const Rule<T>& r) {
+  using Saved = AlongAxis;
+  static void value(const Rule<T, Saved>& r) {
     if (down_rows(r)) {
       r.y() = r.x(0).colwise().mean();
     } else {
       r.y() = r.x(0).rowwise().mean();
     }
   }
-  static void adjoint(const Rule<T>& r) {
-    auto abar = r.xbar(0);
-    const auto count = static_cast<T>(down_rows(r) ? abar.rows() : abar.cols());
-    abar += detail::expand(r.ybar(), abar.rows(), abar.cols()) / count;
+  static void adjoint(const Rule<T, Saved>& r) {
+    const auto a = r.x(0);
+    const auto count = static_cast<T>(down_rows(r) ? a.rows() : a.cols());
+    r.accumulate(0, detail::expand(r.ybar(), a.rows(), a.cols()) / count);
   }
 };
 
 // cⱼ = maxᵢ Aᵢⱼ (or per row)      Āᵢⱼ += c̄ⱼ at the first i attaining the max
 template <class T>
 struct MaxAxis {
-  static void value(const Rule<T>& r) {
-    if (down_rows(r)) {
-      r.y() = r.x(0).colwise().maxCoeff();
+  struct Saved {
+    Axis axis;
+    Eigen::Index* at = nullptr;  // where each max was found, saved by the value rule
+  };
+  static void value(const Rule<T, Saved>& r) {
+    Saved& s = r.saved();
+    auto a = r.x(0);
+    auto c = r.y();
+    s.at = r.template allocate<Eigen::Index>(static_cast<std::size_t>(c.size()));
+    if (s.axis == Axis::rows) {
+      for (Eigen::Index j = 0; j < a.cols(); ++j) c(0, j) = a.col(j).maxCoeff(&s.at[j]);
     } else {
-      r.y() = r.x(0).rowwise().maxCoeff();
+      for (Eigen::Index i = 0; i < a.rows(); ++i) c(i, 0) = a.row(i).maxCoeff(&s.at[i]);
     }
   }
-  static void adjoint(const Rule<T>& r) {
-    auto a = r.x(0);
+  static void adjoint(const Rule<T, Saved>& r) {
+    const Saved& s = r.saved();
     auto abar = r.xbar(0);
-    Eigen::Index at = 0;
-    if (down_rows(r)) {
-      for (Eigen::Index j = 0; j < a.cols(); ++j) {
-        a.col(j).maxCoeff(&at);
-        abar(at, j) += r.ybar()(0, j);
-      }
+    auto cbar = r.ybar();
+    if (s.axis == Axis::rows) {
+      for (Eigen::Index j = 0; j < cbar.cols(); ++j) abar(s.at[j], j) += cbar(0, j);
     } else {
-      for (Eigen::Index i = 0; i < a.rows(); ++i) {
-        a.row(i).maxCoeff(&at);
-        abar(i, at) += r.ybar()(i, 0);
-      }
+      for (Eigen::Index i = 0; i < cbar.rows(); ++i) abar(i, s.at[i]) += cbar(i, 0);
     }
   }
 };
@@ -91,8 +100,7 @@ Var<T> along(const char* name, const Var<T>& a, Axis axis, bool needs_elements,
              std::source_location where) {
   Tape<T>& tape = detail::tape_of(name, where, a);
   const Shape shape = reduced(name, a, axis, needs_elements, where);
-  return detail::record<Op>(tape, name, {a}, shape, where,
-                            {axis == Axis::rows ? T(0) : T(1), T(0)});
+  return detail::record<Op>(tape, name, {a}, shape, where, typename Op::Saved{axis});
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ struct Elementwise {
     });
   }
   static void adjoint(const Rule<T>& r) {
-    auto [xbar, written] = r.xbar_slot(0);
+    auto [xbar, written] = detail::OpAccess<T>::slot(r, 0);
     const auto a = r.x(0);
     const auto c = r.y();
     const auto cbar = r.ybar();

@@ -25,10 +25,14 @@ struct Transpose {
 // C = α A + β                   Ā += α C̄
 template <class T>
 struct Affine {
-  static void value(const Rule<T>& r) {
-    r.y().array() = r.constant(0) * r.x(0).array() + r.constant(1);
+  struct Saved {
+    T alpha, beta;
+  };
+  static void value(const Rule<T, Saved>& r) {
+    const auto [alpha, beta] = r.saved();
+    r.y().array() = alpha * r.x(0).array() + beta;
   }
-  static void adjoint(const Rule<T>& r) { r.accumulate(0, r.constant(0) * r.ybar()); }
+  static void adjoint(const Rule<T, Saved>& r) { r.accumulate(0, r.saved().alpha * r.ybar()); }
 };
 
 }  // namespace
@@ -57,7 +61,7 @@ Var<T> affine(const Var<T>& a, std::type_identity_t<T> alpha, std::type_identity
               std::source_location where) {
   Tape<T>& tape = detail::tape_of("affine", where, a);
   return detail::record<Affine<T>>(tape, "affine", {a}, detail::shape_of(tape, a), where,
-                                   {alpha, beta});
+                                   typename Affine<T>::Saved{alpha, beta});
 }
 
 template Var<float> matmul(const Var<float>&, const Var<float>&, std::source_location);

@@ -6,42 +6,39 @@
 #include "support.hpp"
 
 #include <cmath>
-#include <limits>
+#include <algorithm>
 
 namespace ad {
 namespace {
 
-// Labels travel on the tape as a 1xN row of T (exact: see the class-count check below).
-template <class X>
-Eigen::Index label(const X& labels, Eigen::Index j) {
-  return static_cast<Eigen::Index>(labels(0, j));
-}
-
 // l = (1/N) Σⱼ (lse(Z₍:,ⱼ₎) − Z₍yⱼ,ⱼ₎)       Z̄ += l̄ (softmax(Z) − Y) / N
 //
 // softmax(z) is recomputed per column in the adjoint rather than stored,
-// so the node needs no memory beyond its 1x1 value.
+// so the node needs no memory beyond its 1x1 value and the labels.
 template <class T>
 struct SoftmaxCrossEntropy {
-  static void value(const Rule<T>& r) {
+  struct Saved {
+    const int* labels;  // one per column of Z, a copy on the tape
+  };
+  static void value(const Rule<T, Saved>& r) {
     auto z = r.x(0);
-    auto labels = r.x(1);
+    const int* labels = r.saved().labels;
     T total = 0;
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
       const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      total += std::log(sum) - (z(label(labels, j), j) - m);
+      total += std::log(sum) - (z(labels[j], j) - m);
     }
     r.y()(0, 0) = total / static_cast<T>(z.cols());
   }
-  static void adjoint(const Rule<T>& r) {
+  static void adjoint(const Rule<T, Saved>& r) {
     auto z = r.x(0);
-    auto labels = r.x(1);
+    const int* labels = r.saved().labels;
     auto zbar = r.xbar(0);
     const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
       const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
       zbar.col(j).array() += (scale / sum) * (z.col(j).array() - m).exp();
-      zbar(label(labels, j), j) -= scale;
+      zbar(labels[j], j) -= scale;
     }
   }
 };
@@ -63,9 +60,9 @@ struct BinaryCrossEntropyWithLogits {
       // σ(z) from e^−|z|, which cannot overflow, on either side of 0.
       auto e = (-z.abs()).exp();
       auto sigma = (z >= T(0)).select(T(1) / (T(1) + e), e / (T(1) + e));
-      r.xbar(0).array() += scale * (sigma - r.x(1).array());
+      r.accumulate(0, scale * (sigma - r.x(1).array()));
     }
-    if (r.wants(1)) r.xbar(1).array() -= scale * z;
+    if (r.wants(1)) r.accumulate(1, -scale * z);
   }
 };
 
@@ -77,8 +74,8 @@ struct MeanSquaredError {
   }
   static void adjoint(const Rule<T>& r) {
     const T scale = T(2) * r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
-    if (r.wants(0)) r.xbar(0) += scale * (r.x(0) - r.x(1));
-    if (r.wants(1)) r.xbar(1) -= scale * (r.x(0) - r.x(1));
+    if (r.wants(0)) r.accumulate(0, scale * (r.x(0) - r.x(1)));
+    if (r.wants(1)) r.accumulate(1, -scale * (r.x(0) - r.x(1)));
   }
 };
 
@@ -115,12 +112,6 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, std::span<const int> labels,
                      where);
   }
   check_not_empty(name, z, where);
-  // A label must survive the round trip through T exactly.
-  constexpr Eigen::Index exact = Eigen::Index{1} << std::numeric_limits<T>::digits;
-  if (z.rows > exact) {
-    throw ShapeError(name, z, fmt::format("more than {} classes cannot be labelled exactly", exact),
-                     where);
-  }
   for (std::size_t j = 0; j < labels.size(); ++j) {
     if (labels[j] < 0 || labels[j] >= z.rows) {
       throw Error(
@@ -129,12 +120,10 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, std::span<const int> labels,
                       name, labels[j], j, z.rows, to_string(z), to_string(where)));
     }
   }
-  Var<T> row = tape.record({.name = "labels", .inputs = {}, .shape = y, .rule = nullptr}, where);
-  auto values = Rule<T>(tape, row.index()).y();
-  for (std::size_t j = 0; j < labels.size(); ++j) {
-    values(0, static_cast<Eigen::Index>(j)) = static_cast<T>(labels[j]);
-  }
-  return detail::record<SoftmaxCrossEntropy<T>>(tape, name, {logits, row}, {1, 1}, where);
+  int* kept = detail::OpAccess<T>::template allocate<int>(tape, labels.size());
+  std::copy(labels.begin(), labels.end(), kept);
+  return detail::record<SoftmaxCrossEntropy<T>>(tape, name, {logits}, {1, 1}, where,
+                                                typename SoftmaxCrossEntropy<T>::Saved{kept});
 }
 
 template <class T>

@@ -26,12 +26,15 @@ struct Divide {
 // C = A^p                       Ā += C̄ ⊙ p A^(p−1)
 template <class T>
 struct Pow {
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().pow(r.constant(0)); }
-  static void adjoint(const Rule<T>& r) {
-    const T p = r.constant(0);
+  struct Saved {
+    T p;
+  };
+  static void value(const Rule<T, Saved>& r) { r.y().array() = r.x(0).array().pow(r.saved().p); }
+  static void adjoint(const Rule<T, Saved>& r) {
+    const T p = r.saved().p;
     // A^0 is constant; p A^(p−1) would be 0 · ∞ at A = 0.
     if (p == T(0)) return;
-    r.xbar(0).array() += r.ybar().array() * p * r.x(0).array().pow(p - T(1));
+    r.accumulate(0, r.ybar().array() * p * r.x(0).array().pow(p - T(1)));
   }
 };
 
@@ -40,7 +43,7 @@ template <class T>
 struct Sqrt {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().sqrt(); }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += r.ybar().array() / (T(2) * r.y().array());
+    r.accumulate(0, r.ybar().array() / (T(2) * r.y().array()));
   }
 };
 
@@ -49,7 +52,7 @@ template <class T>
 struct Abs {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().abs(); }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += r.ybar().array() * r.x(0).array().sign();
+    r.accumulate(0, r.ybar().array() * r.x(0).array().sign());
   }
 };
 
@@ -58,7 +61,7 @@ template <class T>
 struct Square {
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().square(); }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += T(2) * r.ybar().array() * r.x(0).array();
+    r.accumulate(0, T(2) * r.ybar().array() * r.x(0).array());
   }
 };
 
@@ -70,7 +73,7 @@ struct Softplus {
     r.y().array() = a.max(T(0)) + (-a.abs()).exp().log1p();
   }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += r.ybar().array() / (T(1) + (-r.x(0).array()).exp());
+    r.accumulate(0, r.ybar().array() / (T(1) + (-r.x(0).array()).exp()));
   }
 };
 
@@ -82,19 +85,24 @@ struct LogSigmoid {
     r.y().array() = a.min(T(0)) - (-a.abs()).exp().log1p();
   }
   static void adjoint(const Rule<T>& r) {
-    r.xbar(0).array() += r.ybar().array() / (T(1) + r.x(0).array().exp());
+    r.accumulate(0, r.ybar().array() / (T(1) + r.x(0).array().exp()));
   }
 };
 
 // C = min(max(A, lo), hi)       Ā += C̄ ⊙ [lo ≤ A ≤ hi]
 template <class T>
 struct Clamp {
-  static void value(const Rule<T>& r) {
-    r.y().array() = r.x(0).array().max(r.constant(0)).min(r.constant(1));
+  struct Saved {
+    T lo, hi;
+  };
+  static void value(const Rule<T, Saved>& r) {
+    const auto [lo, hi] = r.saved();
+    r.y().array() = r.x(0).array().max(lo).min(hi);
   }
-  static void adjoint(const Rule<T>& r) {
+  static void adjoint(const Rule<T, Saved>& r) {
+    const auto [lo, hi] = r.saved();
     auto a = r.x(0).array();
-    r.xbar(0).array() += (a >= r.constant(0) && a <= r.constant(1)).select(r.ybar().array(), T(0));
+    r.accumulate(0, (a >= lo && a <= hi).select(r.ybar().array(), T(0)));
   }
 };
 
@@ -107,7 +115,7 @@ Var<T> divide(const Var<T>& a, const Var<T>& b, std::source_location where) {
 
 template <class T>
 Var<T> pow(const Var<T>& a, std::type_identity_t<T> p, std::source_location where) {
-  return detail::elementwise<Pow<T>>("pow", a, where, {p, T(0)});
+  return detail::elementwise<Pow<T>>("pow", a, where, typename Pow<T>::Saved{p});
 }
 
 template <class T>
@@ -143,7 +151,7 @@ Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T
         fmt::format("clamp: the bounds must satisfy lo <= hi, got lo = {} and hi = {} (at {})", lo,
                     hi, to_string(where)));
   }
-  return detail::elementwise<Clamp<T>>("clamp", a, where, {lo, hi});
+  return detail::elementwise<Clamp<T>>("clamp", a, where, typename Clamp<T>::Saved{lo, hi});
 }
 
 template Var<float> divide(const Var<float>&, const Var<float>&, std::source_location);

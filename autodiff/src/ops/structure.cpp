@@ -1,10 +1,8 @@
 // Structure: reshaping, parts of a matrix, concatenation and explicit broadcasting. Sizes
-// come from the node's and its inputs' shapes; a block's offsets are kept in the node's
-// constants (exact in T, checked when recorded).
+// come from the node's and its inputs' shapes; a block's offsets are its saved state.
 
 #include "support.hpp"
 
-#include <limits>
 
 namespace ad {
 namespace {
@@ -18,51 +16,59 @@ struct Reshape {
   }
   static void adjoint(const Rule<T>& r) {
     auto cbar = r.ybar();
-    r.xbar(0).reshaped(cbar.rows(), cbar.cols()) += cbar;
+    r.accumulate(0, cbar.reshaped(r.x(0).rows(), r.x(0).cols()));
   }
 };
-
-template <class T>
-Eigen::Index offset(const Rule<T>& r, int k) {
-  return static_cast<Eigen::Index>(r.constant(k));
-}
 
 // C = A[i:i+r, j:j+c]           Ā[i:i+r, j:j+c] += C̄
 template <class T>
 struct Block {
-  static void value(const Rule<T>& r) {
+  struct Saved {
+    Eigen::Index row, col;
+  };
+  static void value(const Rule<T, Saved>& r) {
+    const auto [row, col] = r.saved();
     auto c = r.y();
-    c = r.x(0).block(offset(r, 0), offset(r, 1), c.rows(), c.cols());
+    c = r.x(0).block(row, col, c.rows(), c.cols());
   }
-  static void adjoint(const Rule<T>& r) {
+  static void adjoint(const Rule<T, Saved>& r) {
+    const auto [row, col] = r.saved();
     auto cbar = r.ybar();
-    r.xbar(0).block(offset(r, 0), offset(r, 1), cbar.rows(), cbar.cols()) += cbar;
+    r.xbar(0).block(row, col, cbar.rows(), cbar.cols()) += cbar;
   }
 };
 
-// C = [A B]                     Ā += C̄[:, A's columns] ;  B̄ += C̄[:, B's columns]
+// C = [A B …]                   Ā += C̄[:, A's columns] ;  B̄ += C̄[:, B's columns] ; …
 template <class T>
 struct Hcat {
   static void value(const Rule<T>& r) {
-    r.y().leftCols(r.x(0).cols()) = r.x(0);
-    r.y().rightCols(r.x(1).cols()) = r.x(1);
+    auto c = r.y();
+    for (Eigen::Index i = 0, col = 0; i < r.arity(); col += r.x(int(i)).cols(), ++i) {
+      c.middleCols(col, r.x(int(i)).cols()) = r.x(int(i));
+    }
   }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) r.xbar(0) += r.ybar().leftCols(r.x(0).cols());
-    if (r.wants(1)) r.xbar(1) += r.ybar().rightCols(r.x(1).cols());
+    auto cbar = r.ybar();
+    for (Eigen::Index i = 0, col = 0; i < r.arity(); col += r.x(int(i)).cols(), ++i) {
+      if (r.wants(int(i))) r.accumulate(int(i), cbar.middleCols(col, r.x(int(i)).cols()));
+    }
   }
 };
 
-// C = [A; B]                    Ā += C̄[A's rows, :] ;  B̄ += C̄[B's rows, :]
+// C = [A; B; …]                 Ā += C̄[A's rows, :] ;  B̄ += C̄[B's rows, :] ; …
 template <class T>
 struct Vcat {
   static void value(const Rule<T>& r) {
-    r.y().topRows(r.x(0).rows()) = r.x(0);
-    r.y().bottomRows(r.x(1).rows()) = r.x(1);
+    auto c = r.y();
+    for (Eigen::Index i = 0, row = 0; i < r.arity(); row += r.x(int(i)).rows(), ++i) {
+      c.middleRows(row, r.x(int(i)).rows()) = r.x(int(i));
+    }
   }
   static void adjoint(const Rule<T>& r) {
-    if (r.wants(0)) r.xbar(0) += r.ybar().topRows(r.x(0).rows());
-    if (r.wants(1)) r.xbar(1) += r.ybar().bottomRows(r.x(1).rows());
+    auto cbar = r.ybar();
+    for (Eigen::Index i = 0, row = 0; i < r.arity(); row += r.x(int(i)).rows(), ++i) {
+      if (r.wants(int(i))) r.accumulate(int(i), cbar.middleRows(row, r.x(int(i)).rows()));
+    }
   }
 };
 
@@ -81,45 +87,40 @@ template <class T>
 Var<T> part(const char* op, const Var<T>& a, Eigen::Index row, Eigen::Index col, Eigen::Index rows,
             Eigen::Index cols, std::source_location where) {
   Tape<T>& tape = detail::tape_of(op, where, a);
-  if (row < 0 || col < 0 || rows < 0 || cols < 0 || row + rows > a.rows() ||
-      col + cols > a.cols()) {
+  // Each sum is formed only once both terms are known to be in [0, 2^31): no overflow.
+  const bool inside = row >= 0 && col >= 0 && rows >= 0 && cols >= 0 && row <= a.rows() &&
+                      col <= a.cols() && rows <= a.rows() - row && cols <= a.cols() - col;
+  if (!inside) {
     throw ShapeError(op, a.shape(), Shape{rows, cols},
                      fmt::format("the block at ({}, {}) does not lie inside the matrix", row, col),
                      where);
   }
-  constexpr auto exact = Eigen::Index{1} << std::numeric_limits<T>::digits;
-  if (row > exact || col > exact) {
-    throw ShapeError(op, a.shape(), Shape{rows, cols},
-                     fmt::format("offsets past {} cannot be recorded exactly on this tape", exact),
-                     where);
-  }
   return detail::record<Block<T>>(tape, op, {a}, {rows, cols}, where,
-                                  {static_cast<T>(row), static_cast<T>(col)});
+                                  typename Block<T>::Saved{row, col});
 }
 
-// Concatenates parts pairwise, left to right, one node per pair.
+// Records one node holding every part, side by side (hcat) or stacked (vcat).
 template <class Op, class T>
 Var<T> concatenate(const char* op, std::span<const Var<T>> parts, bool side_by_side,
                    std::source_location where) {
-  if (parts.empty()) {
-    throw Error(fmt::format("{}: needs at least one part (at {})", op, to_string(where)));
-  }
-  Var<T> c = parts[0];
-  detail::tape_of(op, where, c);  // a single part is returned as it is: still check it
-  for (std::size_t k = 1; k < parts.size(); ++k) {
-    const Var<T>& b = parts[k];
-    Tape<T>& tape = detail::tape_of(op, where, c, b);
-    if (side_by_side ? c.rows() != b.rows() : c.cols() != b.cols()) {
-      throw ShapeError(op, c.shape(), b.shape(),
-                       fmt::format("part {} must have the same number of {}", k,
+  Tape<T>& tape = detail::tape_of(op, where, parts);
+  if (parts.size() == 1) return parts[0];
+  const Shape first = parts[0].shape();
+  Shape shape = first;
+  (side_by_side ? shape.cols : shape.rows) = 0;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    const Shape s = parts[k].shape();
+    if (side_by_side ? s.rows != first.rows : s.cols != first.cols) {
+      throw ShapeError(op, first, s,
+                       fmt::format("part {} must have the same number of {} as part 0", k,
                                    side_by_side ? "rows" : "columns"),
                        where);
     }
-    const Shape shape =
-        side_by_side ? Shape{c.rows(), c.cols() + b.cols()} : Shape{c.rows() + b.rows(), c.cols()};
-    c = detail::record<Op>(tape, op, {c, b}, shape, where);
+    // Each dimension is below 2^31, so the sum cannot overflow before the tape's shape
+    // check rejects it.
+    (side_by_side ? shape.cols : shape.rows) += side_by_side ? s.cols : s.rows;
   }
-  return c;
+  return detail::record_inputs<Op>(tape, op, parts, shape, where, nullptr);
 }
 
 }  // namespace
@@ -127,7 +128,11 @@ Var<T> concatenate(const char* op, std::span<const Var<T>> parts, bool side_by_s
 template <class T>
 Var<T> reshape(const Var<T>& a, Eigen::Index rows, Eigen::Index cols, std::source_location where) {
   Tape<T>& tape = detail::tape_of("reshape", where, a);
-  if (rows < 0 || cols < 0 || rows * cols != a.rows() * a.cols()) {
+  // rows * cols is formed only where it cannot overflow.
+  const Eigen::Index size = a.rows() * a.cols();
+  const bool fits =
+      rows >= 0 && cols >= 0 && (rows == 0 || cols <= size / rows) && rows * cols == size;
+  if (!fits) {
     throw ShapeError("reshape", a.shape(), Shape{rows, cols},
                      "a reshape must keep the number of elements", where);
   }

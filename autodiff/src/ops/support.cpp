@@ -7,6 +7,15 @@ void reject_empty_input(const char* op, std::source_location where) {
       fmt::format("{}: an empty (default-constructed) Var was used (at {})", op, to_string(where)));
 }
 
+void reject_no_inputs(const char* op, std::source_location where) {
+  throw Error(fmt::format("{}: needs at least one input (at {})", op, to_string(where)));
+}
+
+void reject_shapes(const char* op, std::span<const Shape> shapes, const std::string& why,
+                   std::source_location where) {
+  throw ShapeError(op, shapes, why, where);
+}
+
 Shape broadcast_shape(const char* op, Shape a, Shape b, std::source_location where) {
   auto fit = [](Eigen::Index m, Eigen::Index n) { return m == n || m == 1 || n == 1; };
   if (!fit(a.rows, b.rows) || !fit(a.cols, b.cols)) {

@@ -2,6 +2,7 @@
 // Helpers shared by the op definitions: finding the tape of an op's inputs, shape checks
 // that throw ShapeError, and NumPy-style broadcasting with its reduction for adjoints.
 
+#include <ad/custom_op.hpp>
 #include <ad/ops.hpp>
 
 #include "packed_product.hpp"
@@ -9,39 +10,6 @@
 #include <fmt/format.h>
 
 namespace ad::detail {
-
-[[noreturn]] void reject_empty_input(const char* op, std::source_location where);
-
-// The tape all inputs are on; an ad::Error naming the op if one is empty, stale or from
-// another tape. Inlined into every op: a call cost a 2x2 op more than the checks.
-template <class T, class... Rest>
-[[gnu::always_inline]] inline Tape<T>& tape_of(const char* op, std::source_location where,
-                                               const Var<T>& first, const Rest&... rest) {
-  if (first.empty()) [[unlikely]] {
-    reject_empty_input(op, where);
-  }
-  Tape<T>& tape = first.tape();
-  tape.check(first, op, where);
-  (tape.check(rest, op, where), ...);
-  return tape;
-}
-
-// What an op may do on a tape once tape_of has checked its inputs: read their shapes and
-// append its node without checking the handles again (a 2x2 op checked each input up to
-// four times).
-template <class T>
-struct OpAccess {
-  static Shape shape(const Tape<T>& tape, const Var<T>& v) {
-    const Node<T>& n = tape.nodes_[v.index()];
-    return {n.rows, n.cols};
-  }
-  static Var<T> append(Tape<T>& tape, const OpRecord<T>& op, std::source_location where) {
-    return tape.append(op, where);
-  }
-  static void require_finite(const Tape<T>& tape, std::uint32_t index) {
-    tape.require_finite_value(tape.nodes_[index]);
-  }
-};
 
 // The shape of v, an input that tape_of has checked.
 template <class T>
@@ -52,32 +20,14 @@ Shape shape_of(const Tape<T>& tape, const Var<T>& v) {
 // The shape of A and B broadcast together: per dimension, equal or one of them 1.
 Shape broadcast_shape(const char* op, Shape a, Shape b, std::source_location where);
 
-// Appends the node of op Op (a struct with static value() and adjoint() rules) and
-// computes its value. Inlined into every op: for a 2x2 op a call here cost as much as the
-// bookkeeping it does.
-template <class Op, class T>
-[[gnu::always_inline]] inline Var<T> record(Tape<T>& tape, const char* name,
-                                            std::type_identity_t<InputList<T>> inputs, Shape shape,
-                                            std::source_location where,
-                                            std::array<T, 2> constants = {}) {
-  Var<T> c = OpAccess<T>::append(tape, {name, inputs, shape, &Op::adjoint, constants}, where);
-  Op::value(Rule<T>(tape, c.index()));
-  // By index: a reference to c would keep it in memory, and reading it back right after
-  // storing it stalled every op.
-  if (tape.check_finite()) OpAccess<T>::require_finite(tape, c.index());
-  return c;
-}
-
-// Records a one-input elementwise op Op: C has A's shape; constants are its scalar
-// arguments (pow's p, clamp's bounds). Inlined into each op, so that an op without
-// constants has them as zeros known at compile time: passed in, they were stored to the
-// stack and read back as one vector, which stalled every sigmoid of a chain.
-template <class Op, class T>
+// Records a one-input elementwise op Op: C has A's shape; saved is its Saved state, if any
+// (pow's p, clamp's bounds).
+template <class Op, class T, class... Saved>
 [[gnu::always_inline]] inline Var<T> elementwise(const char* name, const Var<T>& a,
                                                  std::source_location where,
-                                                 std::array<T, 2> constants = {}) {
+                                                 const Saved&... saved) {
   Tape<T>& tape = tape_of(name, where, a);
-  return record<Op>(tape, name, {a}, shape_of(tape, a), where, constants);
+  return record<Op>(tape, name, {a}, shape_of(tape, a), where, saved...);
 }
 
 // Records a two-input op with NumPy broadcasting (add, subtract, hadamard, divide).
@@ -160,7 +110,7 @@ template <class T, class A, class B>
 // Āᵢ += A B for the rule's input i (assigned when first written in the sweep).
 template <class T, class A, class B>
 void add_product(const Rule<T>& r, int i, const A& a, const B& b) {
-  auto [xbar, written] = r.xbar_slot(i);
+  auto [xbar, written] = OpAccess<T>::slot(r, i);
   product(xbar, a, b, written);
 }
 
