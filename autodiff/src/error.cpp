@@ -39,7 +39,7 @@ ShapeError::ShapeError(const char* op, Shape a, const std::string& why,
 
 ShapeError::ShapeError(const char* op, std::span<const Shape> shapes, const std::string& why,
                        const std::source_location& where)
-    : Error(fmt::format("{}: {} {} not fit: {} (at {})", op,
+    : Error(fmt::format("{}: {} {} {} not fit: {} (at {})", op,
                         shapes.size() == 1 ? "shape" : "shapes", list(shapes),
                         shapes.size() == 1 ? "does" : "do", why, to_string(where))) {}
 
