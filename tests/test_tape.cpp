@@ -1,4 +1,4 @@
-// The tape's contract: DESIGN.md's invariants, one test each, and the defined behaviour of
+// The tape's contract: the invariants of docs/design.md, one test each, and the defined behaviour of
 // repeated sweeps, rewinding and misuse.
 
 #define BOOST_TEST_MODULE tape
