@@ -275,7 +275,7 @@ void Tape<T>::reject_shape(const char* op, Shape shape, std::source_location whe
 template <class T>
 void Tape<T>::pop_newest() {
   const detail::Node<T>& n = nodes_.back();
-  if (n.arity > detail::Node<T>::inline_inputs) wide_inputs_.resize(n.inputs[0]);
+  if (n.arity > detail::Node<T>::inline_inputs) wide_inputs_.resize(n.wide);
   nodes_.pop_back();
   origins_.pop_back();
 }

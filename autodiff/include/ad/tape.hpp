@@ -190,8 +190,9 @@ struct AdjointSlot {
 // every 2x2 op a split store when recorded (about 15 % of the chain's time). What only
 // messages read (the op's name, the caller's line) is kept beside it, in an Origin.
 //
-// Inputs: up to three indices are held here; an op with more keeps them in the tape's list of
-// wide inputs, starting at inputs[0] (as a short string keeps its characters in place).
+// Inputs: the first three indices are held here; an op with more keeps the rest in the
+// tape's list of wide inputs, from position `wide` on. An op reading input 0, 1 or 2 (a
+// number known when it is compiled) reads the node alone.
 template <class T>
 struct alignas(64) Node {
   static constexpr std::uint32_t inline_inputs = 3;
@@ -203,6 +204,7 @@ struct alignas(64) Node {
   std::int32_t cols = 0;
   std::array<std::uint32_t, inline_inputs> inputs{};
   std::uint32_t arity = 0;
+  std::uint32_t wide = 0;
   bool needs_grad = false;   // some leaf below it is a variable or a parameter
   bool has_adjoint = false;  // adjoint written in the current sweep (else it reads as 0)
   bool owns_adjoint = true;  // false for a parameter: its adjoint is the parameter's gradient
@@ -322,12 +324,17 @@ class Tape {
     n.saved = op.saved;
     n.rows = static_cast<std::int32_t>(op.shape.rows);
     n.cols = static_cast<std::int32_t>(op.shape.cols);
-    if (arity <= detail::Node<T>::inline_inputs) {
-      std::uint32_t k = 0;  // counted in a register: a count in the node reloaded after each store
-      for (const Var<T>& v : inputs) n.inputs[k++] = v.index_;
-    } else {
-      n.inputs[0] = static_cast<std::uint32_t>(wide_inputs_.size());
-      for (const Var<T>& v : inputs) wide_inputs_.push_back(v.index_);
+    if (arity > detail::Node<T>::inline_inputs) [[unlikely]] {
+      n.wide = static_cast<std::uint32_t>(wide_inputs_.size());
+    }
+    std::uint32_t k = 0;  // counted in a register: a count in the node reloaded after each store
+    for (const Var<T>& v : inputs) {
+      if (k < detail::Node<T>::inline_inputs) {
+        n.inputs[k] = v.index_;
+      } else {
+        wide_inputs_.push_back(v.index_);
+      }
+      ++k;
     }
     n.arity = arity;
     n.needs_grad = needs_grad;
@@ -338,7 +345,8 @@ class Tape {
   void pop_newest();
   // The index of input i of node n.
   std::uint32_t input_index(const detail::Node<T>& n, std::uint32_t i) const {
-    return n.arity <= detail::Node<T>::inline_inputs ? n.inputs[i] : wide_inputs_[n.inputs[0] + i];
+    constexpr std::uint32_t held = detail::Node<T>::inline_inputs;
+    return i < held ? n.inputs[i] : wide_inputs_[n.wide + i - held];
   }
   static void check_shape(const char* op, Shape shape, std::source_location where) {
     constexpr Eigen::Index limit = std::numeric_limits<std::int32_t>::max();
