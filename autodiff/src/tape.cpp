@@ -15,9 +15,10 @@ void Arena::Block::Free::operator()(std::byte* p) const {
 }
 
 void Arena::reject_size(std::size_t count, std::size_t size) {
-  throw Error(fmt::format("the tape cannot hold {} elements of {} bytes: the size exceeds any "
-                          "memory (2^56 bytes at most)",
-                          count, size));
+  throw Error(
+      fmt::format("the tape cannot hold {} elements of {} bytes: the size exceeds any "
+                  "memory (2^56 bytes at most)",
+                  count, size));
 }
 
 std::byte* Arena::allocate_in_next_block(std::size_t bytes) {

@@ -62,7 +62,8 @@ struct Bilinear {
     const ad::Shape x = in[0], a = in[1], y = in[2];
     if (x.cols != 1 || y.cols != 1) throw ad::ShapeMismatch("x and y must be column vectors");
     if (a.rows != x.rows || a.cols != y.rows) {
-      throw ad::ShapeMismatch(fmt::format("A must be {}x{} to sit between xᵀ and y", x.rows, y.rows));
+      throw ad::ShapeMismatch(
+          fmt::format("A must be {}x{} to sit between xᵀ and y", x.rows, y.rows));
     }
     return {1, 1};
   }

@@ -8,6 +8,7 @@
 #include <ad/gradcheck.hpp>
 #include <ad/jacobian.hpp>
 #include <ad/losses.hpp>
+#include <ad/op_table.hpp>
 #include <ad/ops.hpp>
 #include <ad/parameter.hpp>
 #include <ad/random.hpp>

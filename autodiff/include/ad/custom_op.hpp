@@ -122,7 +122,7 @@ struct SavedOf {
   using type = void;
 };
 template <class Op>
-  requires requires { typename Op::Saved; }
+requires requires { typename Op::Saved; }
 struct SavedOf<Op> {
   using type = typename Op::Saved;
   static_assert(std::is_trivially_copyable_v<type> && std::is_trivially_destructible_v<type>,

@@ -15,7 +15,7 @@ namespace ad {
 // Softmax cross-entropy of logits Z (classes x N) against integer labels y (one per
 // column, each in [0, classes)), averaged over the batch:
 //
-// l = (1/N) Σⱼ (lse(Z₍:,ⱼ₎) − Z₍yⱼ,ⱼ₎)       Z̄ += l̄ (softmax(Z) − Y) / N
+// l = (1/N) Σⱼ (lse(Z:,ⱼ) − Z_yⱼ,ⱼ)       Z̄ += l̄ (softmax(Z) − Y) / N
 //
 // where lse(z) = m + ln Σᵢ e^(zᵢ − m) with m = maxᵢ zᵢ, so no exponential overflows, and Y
 // is the one-hot matrix of the labels. The labels are copied onto the tape.

@@ -34,15 +34,15 @@ Var<T> affine(const Var<T>& a, std::type_identity_t<T> alpha, std::type_identity
 // equal or 1, and a dimension of 1 stretches. The adjoint is summed back over stretched
 // dimensions (written "reduce" below).
 //
-// C = A + B                     Ā += reduce(C̄) ;  B̄ += reduce(C̄)
+// C = A + B, broadcasting      Ā += reduce(C̄) ;  B̄ += reduce(C̄)
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b,
            std::source_location where = std::source_location::current());
-// C = A − B                     Ā += reduce(C̄) ;  B̄ −= reduce(C̄)
+// C = A − B, broadcasting      Ā += reduce(C̄) ;  B̄ −= reduce(C̄)
 template <class T>
 Var<T> subtract(const Var<T>& a, const Var<T>& b,
                 std::source_location where = std::source_location::current());
-// C = A ⊙ B                     Ā += reduce(C̄ ⊙ B) ;  B̄ += reduce(C̄ ⊙ A)
+// C = A ⊙ B, broadcasting      Ā += reduce(C̄ ⊙ B) ;  B̄ += reduce(C̄ ⊙ A)
 template <class T>
 Var<T> hadamard(const Var<T>& a, const Var<T>& b,
                 std::source_location where = std::source_location::current());
@@ -52,7 +52,7 @@ Var<T> hadamard(const Var<T>& a, const Var<T>& b,
 // C = σ(A) = 1 / (1 + e^−A)     Ā += C̄ ⊙ C ⊙ (1 − C)
 template <class T>
 Var<T> sigmoid(const Var<T>& a, std::source_location where = std::source_location::current());
-// C = tanh(A)                   Ā += C̄ ⊙ (1 − C ⊙ C)
+// C = tanh A                    Ā += C̄ ⊙ (1 − C ⊙ C)
 template <class T>
 Var<T> tanh(const Var<T>& a, std::source_location where = std::source_location::current());
 // C = max(A, 0)                 Ā += C̄ ⊙ [A > 0]     (subgradient 0 at 0)
@@ -84,17 +84,18 @@ Var<T> trace(const Var<T>& a, std::source_location where = std::source_location:
 // C = A⁻¹                       Ā += −Cᵀ C̄ Cᵀ
 template <class T>
 Var<T> inverse(const Var<T>& a, std::source_location where = std::source_location::current());
-// c = det A                     Ā += c̄ adj(A)ᵀ       (= c̄ c A⁻ᵀ when A is invertible)
+// c = det A
+//     Ā += c̄ adj(A)ᵀ (= c̄ c A⁻ᵀ when A is well conditioned; by SVD otherwise)
 template <class T>
 Var<T> det(const Var<T>& a, std::source_location where = std::source_location::current());
 // c = ln |det A|                Ā += c̄ A⁻ᵀ
 template <class T>
 Var<T> logdet(const Var<T>& a, std::source_location where = std::source_location::current());
-// X = A⁻¹ B (by LU, no inverse)  B̄ += A⁻ᵀ X̄ ;  Ā += −A⁻ᵀ X̄ Xᵀ
+// X = A⁻¹ B, by LU, without forming A⁻¹     B̄ += A⁻ᵀ X̄ ;  Ā += −A⁻ᵀ X̄ Xᵀ
 template <class T>
 Var<T> solve(const Var<T>& a, const Var<T>& b,
              std::source_location where = std::source_location::current());
-// c = Σᵢⱼ Aᵢⱼ Bᵢⱼ (same shapes)   Ā += c̄ B ;  B̄ += c̄ A
+// c = Σᵢⱼ Aᵢⱼ Bᵢⱼ (equal shapes)  Ā += c̄ B ;  B̄ += c̄ A
 template <class T>
 Var<T> dot(const Var<T>& a, const Var<T>& b,
            std::source_location where = std::source_location::current());
@@ -106,18 +107,18 @@ Var<T> outer(const Var<T>& x, const Var<T>& y,
 template <class T>
 Var<T> norm(const Var<T>& a, std::source_location where = std::source_location::current());
 // C = diag(x) from a column vector x (n x 1 → n x n)   x̄ += diag(C̄)
-// c = diag(A) from a square matrix A (n x n → n x 1)   Ā += diag(c̄) (on the diagonal)
+// c = diag(A) from a square matrix A (n x n → n x 1)   Ā += diag(c̄) on the diagonal
 template <class T>
 Var<T> diag(const Var<T>& a, std::source_location where = std::source_location::current());
 
 // Elementwise functions, part two. Out-of-domain input gives the IEEE result (NaN, ±Inf);
 // a tape with check_finite(true) turns it into ad::NumericError naming the op.
 //
-// C = A ⊘ B (broadcasting)        Ā += reduce(C̄ ⊘ B) ;  B̄ −= reduce(C̄ ⊙ C ⊘ B)
+// C = A ⊘ B, broadcasting      Ā += reduce(C̄ ⊘ B) ;  B̄ −= reduce(C̄ ⊙ C ⊘ B)
 template <class T>
 Var<T> divide(const Var<T>& a, const Var<T>& b,
               std::source_location where = std::source_location::current());
-// C = A^p (scalar p)             Ā += C̄ ⊙ p A^(p−1)
+// C = A^p (scalar p)            Ā += C̄ ⊙ p A^(p−1) (nothing for p = 0)
 template <class T>
 Var<T> pow(const Var<T>& a, std::type_identity_t<T> p,
            std::source_location where = std::source_location::current());
@@ -130,10 +131,10 @@ Var<T> abs(const Var<T>& a, std::source_location where = std::source_location::c
 // C = A ⊙ A                     Ā += 2 C̄ ⊙ A
 template <class T>
 Var<T> square(const Var<T>& a, std::source_location where = std::source_location::current());
-// C = ln(1 + e^A), as max(A, 0) + ln(1 + e^−|A|)     Ā += C̄ ⊙ σ(A)
+// C = ln(1 + e^A) = max(A, 0) + ln(1 + e^−|A|)     Ā += C̄ ⊙ σ(A)
 template <class T>
 Var<T> softplus(const Var<T>& a, std::source_location where = std::source_location::current());
-// C = ln σ(A) = −softplus(−A)   Ā += C̄ ⊙ σ(−A)
+// C = ln σ(A) = min(A, 0) − ln(1 + e^−|A|)         Ā += C̄ ⊙ σ(−A)
 template <class T>
 Var<T> log_sigmoid(const Var<T>& a, std::source_location where = std::source_location::current());
 // C = min(max(A, lo), hi)       Ā += C̄ ⊙ [lo ≤ A ≤ hi]   (ad::Error if lo > hi)
@@ -146,7 +147,7 @@ Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T
 // reduces across the columns, leaving one value per row (m x n → m x 1).
 enum class Axis { rows, cols };
 
-// c = 𝟙ᵀA (rows) or A𝟙 (cols)    Ā += 𝟙c̄ or c̄𝟙ᵀ
+// c = 𝟙ᵀA or A𝟙 (rows or cols)  Ā += 𝟙c̄ or c̄𝟙ᵀ
 template <class T>
 Var<T> sum(const Var<T>& a, Axis axis,
            std::source_location where = std::source_location::current());
@@ -154,7 +155,7 @@ Var<T> sum(const Var<T>& a, Axis axis,
 template <class T>
 Var<T> mean(const Var<T>& a, Axis axis,
             std::source_location where = std::source_location::current());
-// cⱼ = maxᵢ Aᵢⱼ (rows; cols alike)  Āᵢⱼ += c̄ⱼ [i = first i attaining the max]
+// cⱼ = maxᵢ Aᵢⱼ (rows; cols alike)  Āᵢⱼ += c̄ⱼ at the first i attaining the max
 // Subgradient: on a tie the whole adjoint goes to the first maximal element.
 template <class T>
 Var<T> max(const Var<T>& a, Axis axis,
@@ -162,7 +163,7 @@ Var<T> max(const Var<T>& a, Axis axis,
 
 // Structure: views and copies of parts, column-major throughout.
 //
-// C = A reshaped to rows x cols (column-major order kept)   Ā += C̄ reshaped back
+// C = A reshaped to r x c, column-major order kept   Ā += C̄ reshaped back
 template <class T>
 Var<T> reshape(const Var<T>& a, Eigen::Index rows, Eigen::Index cols,
                std::source_location where = std::source_location::current());
@@ -178,7 +179,7 @@ Var<T> row(const Var<T>& a, Eigen::Index i,
 template <class T>
 Var<T> col(const Var<T>& a, Eigen::Index j,
            std::source_location where = std::source_location::current());
-// C = [A B …] (same rows)       Ā += C̄[:, A's columns] ; B̄ += C̄[:, B's columns] ; …
+// C = [A B …] (equal rows)       Ā += C̄[:, A's columns] ; B̄ += C̄[:, B's columns] ; …
 template <class T>
 Var<T> hcat(std::span<const Var<T>> parts,
             std::source_location where = std::source_location::current());
@@ -193,7 +194,7 @@ Var<T> hcat(const Var<T>& a, const Var<T>& b,
             std::source_location where = std::source_location::current()) {
   return hcat({a, b}, where);
 }
-// C = [A; B; …] (same columns)  Ā += C̄[A's rows, :] ; B̄ += C̄[B's rows, :] ; …
+// C = [A; B; …] (equal columns)  Ā += C̄[A's rows, :] ; B̄ += C̄[B's rows, :] ; …
 template <class T>
 Var<T> vcat(std::span<const Var<T>> parts,
             std::source_location where = std::source_location::current());
@@ -208,7 +209,7 @@ Var<T> vcat(const Var<T>& a, const Var<T>& b,
             std::source_location where = std::source_location::current()) {
   return vcat({a, b}, where);
 }
-// C = A stretched to rows x cols (NumPy broadcasting)   Ā += reduce(C̄)
+// C = A stretched to r x c (dimensions of 1 stretch)   Ā += reduce(C̄)
 template <class T>
 Var<T> broadcast_to(const Var<T>& a, Eigen::Index rows, Eigen::Index cols,
                     std::source_location where = std::source_location::current());
@@ -216,10 +217,10 @@ Var<T> broadcast_to(const Var<T>& a, Eigen::Index rows, Eigen::Index cols,
 // Softmax over each column (samples are columns), computed after subtracting the column's
 // max so that no exponential overflows: finite for logits of any finite magnitude.
 //
-// C = softmax(Z) = e^(Z − lse(Z))       Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))
+// C = softmax(Z) per column = e^(Z − 𝟙 lse(Z))    Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))
 template <class T>
 Var<T> softmax(const Var<T>& z, std::source_location where = std::source_location::current());
-// C = Z − 𝟙 lse(Z)               Z̄ += C̄ − e^C ⊙ 𝟙 𝟙ᵀC̄
+// C = Z − 𝟙 lse(Z) per column    Z̄ += C̄ − e^C ⊙ 𝟙 𝟙ᵀC̄
 template <class T>
 Var<T> log_softmax(const Var<T>& z, std::source_location where = std::source_location::current());
 // Softmax cross-entropy of logits Z (classes x N) against target probabilities P (same
@@ -227,7 +228,7 @@ Var<T> log_softmax(const Var<T>& z, std::source_location where = std::source_loc
 // labels see the overload in <ad/losses.hpp>.
 //
 // l = −(1/N) Σᵢⱼ Pᵢⱼ log_softmax(Z)ᵢⱼ
-//                  Z̄ += l̄ (softmax(Z) ⊙ 𝟙 𝟙ᵀP − P) / N ;  P̄ += −l̄ log_softmax(Z) / N
+//                  Z̄ += l̄ (softmax(Z) ⊙ 𝟙𝟙ᵀP − P) / N ;  P̄ += −l̄ log_softmax(Z) / N
 template <class T>
 Var<T> softmax_cross_entropy(const Var<T>& logits, const Var<T>& targets,
                              std::source_location where = std::source_location::current());

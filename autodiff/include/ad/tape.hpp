@@ -390,7 +390,7 @@ class Tape {
   void require_finite_value(const detail::Node<T>& n) const;
 
   std::vector<detail::Node<T>> nodes_;
-  std::vector<detail::Origin> origins_;  // origins_[i] belongs to nodes_[i]
+  std::vector<detail::Origin> origins_;     // origins_[i] belongs to nodes_[i]
   std::vector<std::uint32_t> wide_inputs_;  // inputs of ops with more than Node::inline_inputs
   // The parameters on the tape and their nodes: a sweep assigns a zeroed parameter's first
   // contribution (its node starts without an adjoint) and then marks its gradient written.
@@ -448,9 +448,7 @@ class Rule {
   bool wants(int i) const { return input(i).needs_grad; }
 
   // The op's saved state: the Op::Saved object it was recorded with.
-  std::add_lvalue_reference_t<Saved> saved() const
-    requires(!std::is_void_v<Saved>)
-  {
+  std::add_lvalue_reference_t<Saved> saved() const requires(!std::is_void_v<Saved>) {
     return *static_cast<Saved*>(node_->saved);
   }
   // Keeps a copy of matrix m on the tape, for the adjoint to read (store the handle in the

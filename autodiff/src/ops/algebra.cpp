@@ -62,7 +62,9 @@ SavedLU<T> factor(Tape<T>& tape, const Var<T>& a) {
   const Eigen::Index n = a.rows();
   using Access = detail::OpAccess<T>;
   SavedLU<T> f{{Access::template allocate<T>(tape, std::size_t(n * n)), n, n},
-               Access::template allocate<int>(tape, std::size_t(n)), T(0), T(1)};
+               Access::template allocate<int>(tape, std::size_t(n)),
+               T(0),
+               T(1)};
   Eigen::Map<Matrix<T>> lu = f.lu.map();
   lu = a.value();
   const Eigen::PartialPivLU<Eigen::Ref<Matrix<T>>> in_place(lu);
@@ -89,16 +91,21 @@ void require_regular(const char* op, const Var<T>& a, const SavedLU<T>& lu,
   }
 }
 
-// c = tr A                      Ā += c̄ I
 template <class T>
 struct Trace {
+  static constexpr OpInfo info{
+      .name = "trace", .value = "c = tr A", .adjoint = "Ā += c̄ I", .domain = "total (square A)"};
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).trace(); }
   static void adjoint(const Rule<T>& r) { r.xbar(0).diagonal().array() += r.ybar()(0, 0); }
 };
 
-// C = A⁻¹                       Ā += −Cᵀ C̄ Cᵀ
 template <class T>
 struct Inverse {
+  static constexpr OpInfo info{
+      .name = "inverse",
+      .value = "C = A⁻¹",
+      .adjoint = "Ā += −Cᵀ C̄ Cᵀ",
+      .domain = "NumericError if A is singular (reciprocal condition number ≤ ε, or a zero pivot)"};
   struct Saved {
     SavedLU<T> a;
   };
@@ -136,9 +143,13 @@ Matrix<T> adjugate(const Eigen::Ref<const Matrix<T>>& a) {
   return sign * svd.matrixV() * others.asDiagonal() * svd.matrixU().transpose();
 }
 
-// c = det A                     Ā += c̄ adj(A)ᵀ   (= c̄ c A⁻ᵀ when A is invertible)
 template <class T>
 struct Det {
+  static constexpr OpInfo info{
+      .name = "det",
+      .value = "c = det A",
+      .adjoint = "Ā += c̄ adj(A)ᵀ (= c̄ c A⁻ᵀ when A is well conditioned; by SVD otherwise)",
+      .domain = "total: defined and differentiable at singular A"};
   struct Saved {
     SavedLU<T> a;
   };
@@ -156,9 +167,12 @@ struct Det {
   }
 };
 
-// c = ln |det A|                Ā += c̄ A⁻ᵀ
 template <class T>
 struct Logdet {
+  static constexpr OpInfo info{.name = "logdet",
+                               .value = "c = ln |det A|",
+                               .adjoint = "Ā += c̄ A⁻ᵀ",
+                               .domain = "NumericError if A is singular"};
   struct Saved {
     SavedLU<T> a;
   };
@@ -172,9 +186,12 @@ struct Logdet {
   }
 };
 
-// X = A⁻¹ B                     B̄ += A⁻ᵀ X̄ ;  Ā += −A⁻ᵀ X̄ Xᵀ
 template <class T>
 struct Solve {
+  static constexpr OpInfo info{.name = "solve",
+                               .value = "X = A⁻¹ B, by LU, without forming A⁻¹",
+                               .adjoint = "B̄ += A⁻ᵀ X̄ ; Ā += −A⁻ᵀ X̄ Xᵀ",
+                               .domain = "NumericError if A is singular"};
   struct Saved {
     SavedLU<T> a;
   };
@@ -190,9 +207,12 @@ struct Solve {
   }
 };
 
-// c = Σᵢⱼ Aᵢⱼ Bᵢⱼ                Ā += c̄ B ;  B̄ += c̄ A
 template <class T>
 struct Dot {
+  static constexpr OpInfo info{.name = "dot",
+                               .value = "c = Σᵢⱼ Aᵢⱼ Bᵢⱼ (equal shapes)",
+                               .adjoint = "Ā += c̄ B ; B̄ += c̄ A",
+                               .domain = "total"};
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).cwiseProduct(r.x(1)).sum(); }
   static void adjoint(const Rule<T>& r) {
     const T cbar = r.ybar()(0, 0);
@@ -201,9 +221,12 @@ struct Dot {
   }
 };
 
-// C = x yᵀ                      x̄ += C̄ y ;  ȳ += C̄ᵀ x
 template <class T>
 struct Outer {
+  static constexpr OpInfo info{.name = "outer",
+                               .value = "C = x yᵀ (column vectors)",
+                               .adjoint = "x̄ += C̄ y ; ȳ += C̄ᵀ x",
+                               .domain = "total"};
   static void value(const Rule<T>& r) { r.y().noalias() = r.x(0) * r.x(1).transpose(); }
   static void adjoint(const Rule<T>& r) {
     if (r.wants(0)) r.accumulate(0, r.ybar() * r.x(1));
@@ -211,9 +234,12 @@ struct Outer {
   }
 };
 
-// c = ‖A‖_F                     Ā += c̄ A / c     (subgradient 0 at A = 0)
 template <class T>
 struct Norm {
+  static constexpr OpInfo info{.name = "norm",
+                               .value = "c = ‖A‖_F",
+                               .adjoint = "Ā += c̄ A / c",
+                               .domain = "total; subgradient 0 at A = 0"};
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).norm(); }
   static void adjoint(const Rule<T>& r) {
     const T c = r.y()(0, 0);
@@ -221,16 +247,24 @@ struct Norm {
   }
 };
 
-// C = diag(x)                   x̄ += diag(C̄)
 template <class T>
 struct DiagMatrix {
+  static constexpr OpInfo info{.name = "diag",
+                               .also = "of a column vector",
+                               .value = "C = diag(x)",
+                               .adjoint = "x̄ += diag(C̄)",
+                               .domain = "total"};
   static void value(const Rule<T>& r) { r.y() = r.x(0).col(0).asDiagonal(); }
   static void adjoint(const Rule<T>& r) { r.xbar(0).col(0) += r.ybar().diagonal(); }
 };
 
-// c = diag(A)                   Ā += diag(c̄)
 template <class T>
 struct DiagVector {
+  static constexpr OpInfo info{.name = "diag",
+                               .also = "of a square matrix",
+                               .value = "c = diag(A)",
+                               .adjoint = "Ā += diag(c̄) on the diagonal",
+                               .domain = "total"};
   static void value(const Rule<T>& r) { r.y().col(0) = r.x(0).diagonal(); }
   static void adjoint(const Rule<T>& r) { r.xbar(0).diagonal() += r.ybar().col(0); }
 };
@@ -344,5 +378,15 @@ template Var<float> norm(const Var<float>&, std::source_location);
 template Var<double> norm(const Var<double>&, std::source_location);
 template Var<float> diag(const Var<float>&, std::source_location);
 template Var<double> diag(const Var<double>&, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> algebra_ops() {
+  static constexpr OpInfo rows[] = {
+      Trace<double>::info,      Inverse<double>::info,   Det<double>::info,   Logdet<double>::info,
+      Solve<double>::info,      Dot<double>::info,       Outer<double>::info, Norm<double>::info,
+      DiagMatrix<double>::info, DiagVector<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

@@ -16,9 +16,14 @@ bool down_rows(const Rule<T, AlongAxis>& r) {
   return r.saved().axis == Axis::rows;
 }
 
-// c = 𝟙ᵀA or A𝟙                 Ā += 𝟙c̄ or c̄𝟙ᵀ
 template <class T>
 struct SumAxis {
+  static constexpr OpInfo info{
+      .name = "sum",
+      .also = "along an axis: `Axis::rows` gives 1 x n, `Axis::cols` m x 1",
+      .value = "c = 𝟙ᵀA or A𝟙",
+      .adjoint = "Ā += 𝟙c̄ or c̄𝟙ᵀ",
+      .domain = "total"};
   using Saved = AlongAxis;
   static void value(const Rule<T, Saved>& r) {
     if (down_rows(r)) {
@@ -33,9 +38,13 @@ struct SumAxis {
   }
 };
 
-// c = 𝟙ᵀA / m or A𝟙 / n         Ā += 𝟙c̄ / m or c̄𝟙ᵀ / n
 template <class T>
 struct MeanAxis {
+  static constexpr OpInfo info{.name = "mean",
+                               .also = "along an axis",
+                               .value = "c = 𝟙ᵀA / m or A𝟙 / n",
+                               .adjoint = "Ā += 𝟙c̄ / m or c̄𝟙ᵀ / n",
+                               .domain = "ShapeError for an empty reduced dimension"};
   using Saved = AlongAxis;
   static void value(const Rule<T, Saved>& r) {
     if (down_rows(r)) {
@@ -51,9 +60,15 @@ struct MeanAxis {
   }
 };
 
-// cⱼ = maxᵢ Aᵢⱼ (or per row)      Āᵢⱼ += c̄ⱼ at the first i attaining the max
 template <class T>
 struct MaxAxis {
+  static constexpr OpInfo info{.name = "max",
+                               .also = "per column with `Axis::rows`, per row with `Axis::cols`",
+                               .value = "cⱼ = maxᵢ Aᵢⱼ",
+                               .adjoint = "Āᵢⱼ += c̄ⱼ at the first i attaining the max",
+                               .domain =
+                                   "subgradient: on a tie the whole adjoint goes to the first "
+                                   "maximal element; ShapeError if empty"};
   struct Saved {
     Axis axis;
     Eigen::Index* at = nullptr;  // where each max was found, saved by the value rule
@@ -126,5 +141,13 @@ template Var<float> mean(const Var<float>&, Axis, std::source_location);
 template Var<double> mean(const Var<double>&, Axis, std::source_location);
 template Var<float> max(const Var<float>&, Axis, std::source_location);
 template Var<double> max(const Var<double>&, Axis, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> axis_ops() {
+  static constexpr OpInfo rows[] = {SumAxis<double>::info, MeanAxis<double>::info,
+                                    MaxAxis<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

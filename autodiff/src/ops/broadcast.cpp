@@ -6,9 +6,13 @@
 namespace ad {
 namespace {
 
-// C = A + B                     Ā += reduce(C̄) ;  B̄ += reduce(C̄)
 template <class T>
 struct Add {
+  static constexpr OpInfo info{.name = "add",
+                               .also = "`a + b`",
+                               .value = "C = A + B, broadcasting",
+                               .adjoint = "Ā += reduce(C̄) ; B̄ += reduce(C̄)",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     detail::broadcast_into(r, [](const auto& a, const auto& b) { return a + b; });
   }
@@ -18,9 +22,13 @@ struct Add {
   }
 };
 
-// C = A − B                     Ā += reduce(C̄) ;  B̄ −= reduce(C̄)
 template <class T>
 struct Subtract {
+  static constexpr OpInfo info{.name = "subtract",
+                               .also = "`a - b`",
+                               .value = "C = A − B, broadcasting",
+                               .adjoint = "Ā += reduce(C̄) ; B̄ −= reduce(C̄)",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     detail::broadcast_into(r, [](const auto& a, const auto& b) { return a - b; });
   }
@@ -30,9 +38,12 @@ struct Subtract {
   }
 };
 
-// C = A ⊙ B                     Ā += reduce(C̄ ⊙ B) ;  B̄ += reduce(C̄ ⊙ A)
 template <class T>
 struct Hadamard {
+  static constexpr OpInfo info{.name = "hadamard",
+                               .value = "C = A ⊙ B, broadcasting",
+                               .adjoint = "Ā += reduce(C̄ ⊙ B) ; B̄ += reduce(C̄ ⊙ A)",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     detail::broadcast_into(r, [](const auto& a, const auto& b) { return a * b; });
   }
@@ -69,5 +80,13 @@ template Var<float> subtract(const Var<float>&, const Var<float>&, std::source_l
 template Var<double> subtract(const Var<double>&, const Var<double>&, std::source_location);
 template Var<float> hadamard(const Var<float>&, const Var<float>&, std::source_location);
 template Var<double> hadamard(const Var<double>&, const Var<double>&, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> broadcast_ops() {
+  static constexpr OpInfo rows[] = {Add<double>::info, Subtract<double>::info,
+                                    Hadamard<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

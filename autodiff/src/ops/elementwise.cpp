@@ -107,9 +107,12 @@ struct Elementwise {
 // (In value_of, `using std::f` makes f(a) the C library's function for an element and,
 // found by argument-dependent lookup, Eigen's for an array.)
 
-// C = σ(A) = 1 / (1 + e^−A)     Ā += C̄ ⊙ C ⊙ (1 − C)
 template <class T>
 struct Sigmoid : Elementwise<Sigmoid<T>, T> {
+  static constexpr OpInfo info{.name = "sigmoid",
+                               .value = "C = σ(A) = 1 / (1 + e^−A)",
+                               .adjoint = "Ā += C̄ ⊙ C ⊙ (1 − C)",
+                               .domain = "total"};
   static auto value_of(const auto& a) {
     using std::exp;
     return T(1) / (T(1) + exp(-a));
@@ -119,9 +122,10 @@ struct Sigmoid : Elementwise<Sigmoid<T>, T> {
   }
 };
 
-// C = tanh(A)                   Ā += C̄ ⊙ (1 − C ⊙ C)
 template <class T>
 struct Tanh : Elementwise<Tanh<T>, T> {
+  static constexpr OpInfo info{
+      .name = "tanh", .value = "C = tanh A", .adjoint = "Ā += C̄ ⊙ (1 − C ⊙ C)", .domain = "total"};
   static auto value_of(const auto& a) {
     using std::tanh;
     return tanh(a);
@@ -131,9 +135,12 @@ struct Tanh : Elementwise<Tanh<T>, T> {
   }
 };
 
-// C = max(A, 0)                 Ā += C̄ ⊙ [A > 0]
 template <class T>
 struct Relu : Elementwise<Relu<T>, T> {
+  static constexpr OpInfo info{.name = "relu",
+                               .value = "C = max(A, 0)",
+                               .adjoint = "Ā += C̄ ⊙ [A > 0]",
+                               .domain = "total; subgradient 0 at 0"};
   static T value_of(T a) { return a > T(0) ? a : T(0); }
   static auto value_of(const auto& a) { return a.max(T(0)); }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
@@ -141,9 +148,12 @@ struct Relu : Elementwise<Relu<T>, T> {
   }
 };
 
-// C = e^A                       Ā += C̄ ⊙ C
 template <class T>
 struct Exp : Elementwise<Exp<T>, T> {
+  static constexpr OpInfo info{.name = "exp",
+                               .value = "C = e^A",
+                               .adjoint = "Ā += C̄ ⊙ C",
+                               .domain = "IEEE (overflow to Inf above ~709 in double)"};
   static auto value_of(const auto& a) {
     using std::exp;
     return exp(a);
@@ -151,9 +161,12 @@ struct Exp : Elementwise<Exp<T>, T> {
   static auto adjoint_of(const auto&, const auto& c, const auto& cbar) { return cbar * c; }
 };
 
-// C = ln A                      Ā += C̄ ⊘ A
 template <class T>
 struct Log : Elementwise<Log<T>, T> {
+  static constexpr OpInfo info{.name = "log",
+                               .value = "C = ln A",
+                               .adjoint = "Ā += C̄ ⊘ A",
+                               .domain = "IEEE (ln 0 = −Inf, ln of a negative is NaN)"};
   static auto value_of(const auto& a) {
     using std::log;
     return log(a);
@@ -198,5 +211,13 @@ template Var<float> exp(const Var<float>&, std::source_location);
 template Var<double> exp(const Var<double>&, std::source_location);
 template Var<float> log(const Var<float>&, std::source_location);
 template Var<double> log(const Var<double>&, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> elementwise_ops() {
+  static constexpr OpInfo rows[] = {Sigmoid<double>::info, Tanh<double>::info, Relu<double>::info,
+                                    Exp<double>::info, Log<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

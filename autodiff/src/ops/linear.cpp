@@ -5,9 +5,13 @@
 namespace ad {
 namespace {
 
-// C = A B                       Ā += C̄ Bᵀ ;  B̄ += Aᵀ C̄
 template <class T>
 struct Matmul {
+  static constexpr OpInfo info{.name = "matmul",
+                               .also = "`a * b`",
+                               .value = "C = A B",
+                               .adjoint = "Ā += C̄ Bᵀ ; B̄ += Aᵀ C̄",
+                               .domain = "total"};
   static void value(const Rule<T>& r) { detail::product(r.y(), r.x(0), r.x(1), false); }
   static void adjoint(const Rule<T>& r) {
     if (r.wants(0)) detail::add_product(r, 0, r.ybar(), r.x(1).transpose());
@@ -15,16 +19,21 @@ struct Matmul {
   }
 };
 
-// C = Aᵀ                        Ā += C̄ᵀ
 template <class T>
 struct Transpose {
+  static constexpr OpInfo info{
+      .name = "transpose", .value = "C = Aᵀ", .adjoint = "Ā += C̄ᵀ", .domain = "total"};
   static void value(const Rule<T>& r) { r.y() = r.x(0).transpose(); }
   static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().transpose()); }
 };
 
-// C = α A + β                   Ā += α C̄
 template <class T>
 struct Affine {
+  static constexpr OpInfo info{.name = "affine",
+                               .also = "`s * a`, `a + s`, `a - s`, `-a`, `a / s`",
+                               .value = "C = α A + β",
+                               .adjoint = "Ā += α C̄",
+                               .domain = "total (`a / 0.0` scales by ±Inf: IEEE)"};
   struct Saved {
     T alpha, beta;
   };
@@ -70,5 +79,13 @@ template Var<float> transpose(const Var<float>&, std::source_location);
 template Var<double> transpose(const Var<double>&, std::source_location);
 template Var<float> affine(const Var<float>&, float, float, std::source_location);
 template Var<double> affine(const Var<double>&, double, double, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> linear_ops() {
+  static constexpr OpInfo rows[] = {Matmul<double>::info, Transpose<double>::info,
+                                    Affine<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

@@ -5,18 +5,23 @@
 #include "log_sum_exp.hpp"
 #include "support.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 
 namespace ad {
 namespace {
 
-// l = (1/N) Σⱼ (lse(Z₍:,ⱼ₎) − Z₍yⱼ,ⱼ₎)       Z̄ += l̄ (softmax(Z) − Y) / N
-//
 // softmax(z) is recomputed per column in the adjoint rather than stored,
 // so the node needs no memory beyond its 1x1 value and the labels.
 template <class T>
 struct SoftmaxCrossEntropy {
+  static constexpr OpInfo info{
+      .name = "softmax_cross_entropy",
+      .also = "against integer labels y",
+      .value = "l = (1/N) Σⱼ (lse(Z:,ⱼ) − Z_yⱼ,ⱼ)",
+      .adjoint = "Z̄ += l̄ (softmax(Z) − Y) / N",
+      .domain =
+          "total; stable for logits of magnitude 1e4; ad::Error for a label outside [0, rows)"};
   struct Saved {
     const int* labels;  // one per column of Z, a copy on the tape
   };
@@ -43,10 +48,12 @@ struct SoftmaxCrossEntropy {
   }
 };
 
-// l = (1/mn) Σᵢⱼ max(Z, 0) − Z ⊙ P + ln(1 + e^−|Z|)
-//                          Z̄ += l̄ (σ(Z) − P) / mn ;  P̄ += −l̄ Z / mn
 template <class T>
 struct BinaryCrossEntropyWithLogits {
+  static constexpr OpInfo info{.name = "binary_cross_entropy_with_logits",
+                               .value = "l = (1/mn) Σᵢⱼ max(Z, 0) − Z ⊙ P + ln(1 + e^−|Z|)",
+                               .adjoint = "Z̄ += l̄ (σ(Z) − P) / mn ; P̄ += −l̄ Z / mn",
+                               .domain = "total; stable for any finite Z"};
   static void value(const Rule<T>& r) {
     auto z = r.x(0).array();
     auto p = r.x(1).array();
@@ -66,9 +73,12 @@ struct BinaryCrossEntropyWithLogits {
   }
 };
 
-// l = (1/mn) Σᵢⱼ (Ŷ − Y)²ᵢⱼ       Ŷ̄ += 2 l̄ (Ŷ − Y) / mn ;  Ȳ += −2 l̄ (Ŷ − Y) / mn
 template <class T>
 struct MeanSquaredError {
+  static constexpr OpInfo info{.name = "mse",
+                               .value = "l = (1/mn) Σᵢⱼ (Ŷ − Y)²ᵢⱼ",
+                               .adjoint = "Ŷ̄ += 2 l̄ (Ŷ − Y) / mn ; Ȳ += −2 l̄ (Ŷ − Y) / mn",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     r.y()(0, 0) = (r.x(0) - r.x(1)).squaredNorm() / static_cast<T>(r.x(0).size());
   }
@@ -153,5 +163,14 @@ template Var<double> binary_cross_entropy_with_logits(const Var<double>&, const 
                                                       std::source_location);
 template Var<float> mse(const Var<float>&, const Var<float>&, std::source_location);
 template Var<double> mse(const Var<double>&, const Var<double>&, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> losses_ops() {
+  static constexpr OpInfo rows[] = {SoftmaxCrossEntropy<double>::info,
+                                    BinaryCrossEntropyWithLogits<double>::info,
+                                    MeanSquaredError<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

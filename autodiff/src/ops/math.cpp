@@ -7,9 +7,13 @@
 namespace ad {
 namespace {
 
-// C = A ⊘ B                     Ā += reduce(C̄ ⊘ B) ;  B̄ −= reduce(C̄ ⊙ C ⊘ B)
 template <class T>
 struct Divide {
+  static constexpr OpInfo info{.name = "divide",
+                               .also = "`a / b`",
+                               .value = "C = A ⊘ B, broadcasting",
+                               .adjoint = "Ā += reduce(C̄ ⊘ B) ; B̄ −= reduce(C̄ ⊙ C ⊘ B)",
+                               .domain = "IEEE (B = 0 gives ±Inf or NaN)"};
   static void value(const Rule<T>& r) {
     detail::broadcast_into(r, [](const auto& a, const auto& b) { return a / b; });
   }
@@ -23,9 +27,15 @@ struct Divide {
   }
 };
 
-// C = A^p                       Ā += C̄ ⊙ p A^(p−1)
 template <class T>
 struct Pow {
+  static constexpr OpInfo info{.name = "pow",
+                               .also = "scalar p; `s / a` is `s · a^−1`",
+                               .value = "C = A^p",
+                               .adjoint = "Ā += C̄ ⊙ p A^(p−1) (nothing for p = 0)",
+                               .domain =
+                                   "IEEE (a negative base with a fractional p is NaN; 0 with p < 1 "
+                                   "has an infinite adjoint)"};
   struct Saved {
     T p;
   };
@@ -38,36 +48,46 @@ struct Pow {
   }
 };
 
-// C = √A                        Ā += C̄ ⊘ (2 C)
 template <class T>
 struct Sqrt {
+  static constexpr OpInfo info{.name = "sqrt",
+                               .value = "C = √A",
+                               .adjoint = "Ā += C̄ ⊘ (2 C)",
+                               .domain = "IEEE (√ of a negative is NaN; the adjoint at 0 is Inf)"};
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().sqrt(); }
   static void adjoint(const Rule<T>& r) {
     r.accumulate(0, r.ybar().array() / (T(2) * r.y().array()));
   }
 };
 
-// C = |A|                       Ā += C̄ ⊙ sign(A)
 template <class T>
 struct Abs {
+  static constexpr OpInfo info{.name = "abs",
+                               .value = "C = |A|",
+                               .adjoint = "Ā += C̄ ⊙ sign(A)",
+                               .domain = "total; subgradient 0 at 0"};
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().abs(); }
   static void adjoint(const Rule<T>& r) {
     r.accumulate(0, r.ybar().array() * r.x(0).array().sign());
   }
 };
 
-// C = A ⊙ A                     Ā += 2 C̄ ⊙ A
 template <class T>
 struct Square {
+  static constexpr OpInfo info{
+      .name = "square", .value = "C = A ⊙ A", .adjoint = "Ā += 2 C̄ ⊙ A", .domain = "total"};
   static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().square(); }
   static void adjoint(const Rule<T>& r) {
     r.accumulate(0, T(2) * r.ybar().array() * r.x(0).array());
   }
 };
 
-// C = max(A, 0) + ln(1 + e^−|A|)   Ā += C̄ ⊙ σ(A)
 template <class T>
 struct Softplus {
+  static constexpr OpInfo info{.name = "softplus",
+                               .value = "C = ln(1 + e^A) = max(A, 0) + ln(1 + e^−|A|)",
+                               .adjoint = "Ā += C̄ ⊙ σ(A)",
+                               .domain = "total; stable for any finite A"};
   static void value(const Rule<T>& r) {
     auto a = r.x(0).array();
     r.y().array() = a.max(T(0)) + (-a.abs()).exp().log1p();
@@ -77,9 +97,12 @@ struct Softplus {
   }
 };
 
-// C = min(A, 0) − ln(1 + e^−|A|)   Ā += C̄ ⊙ σ(−A)
 template <class T>
 struct LogSigmoid {
+  static constexpr OpInfo info{.name = "log_sigmoid",
+                               .value = "C = ln σ(A) = min(A, 0) − ln(1 + e^−|A|)",
+                               .adjoint = "Ā += C̄ ⊙ σ(−A)",
+                               .domain = "total; stable for any finite A"};
   static void value(const Rule<T>& r) {
     auto a = r.x(0).array();
     r.y().array() = a.min(T(0)) - (-a.abs()).exp().log1p();
@@ -89,9 +112,12 @@ struct LogSigmoid {
   }
 };
 
-// C = min(max(A, lo), hi)       Ā += C̄ ⊙ [lo ≤ A ≤ hi]
 template <class T>
 struct Clamp {
+  static constexpr OpInfo info{.name = "clamp",
+                               .value = "C = min(max(A, lo), hi)",
+                               .adjoint = "Ā += C̄ ⊙ [lo ≤ A ≤ hi]",
+                               .domain = "total; `ad::Error` if lo > hi"};
   struct Saved {
     T lo, hi;
   };
@@ -170,5 +196,14 @@ template Var<float> log_sigmoid(const Var<float>&, std::source_location);
 template Var<double> log_sigmoid(const Var<double>&, std::source_location);
 template Var<float> clamp(const Var<float>&, float, float, std::source_location);
 template Var<double> clamp(const Var<double>&, double, double, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> math_ops() {
+  static constexpr OpInfo rows[] = {
+      Divide<double>::info, Pow<double>::info,      Sqrt<double>::info,       Abs<double>::info,
+      Square<double>::info, Softplus<double>::info, LogSigmoid<double>::info, Clamp<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

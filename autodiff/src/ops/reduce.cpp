@@ -5,18 +5,22 @@
 namespace ad {
 namespace {
 
-// c = Σᵢⱼ Aᵢⱼ                   Ā += c̄ 𝟙𝟙ᵀ
 template <class T>
 struct Sum {
+  static constexpr OpInfo info{
+      .name = "sum", .value = "c = Σᵢⱼ Aᵢⱼ", .adjoint = "Ā += c̄ 𝟙𝟙ᵀ", .domain = "total"};
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).sum(); }
   static void adjoint(const Rule<T>& r) {
     r.accumulate(0, Matrix<T>::Constant(r.x(0).rows(), r.x(0).cols(), r.ybar()(0, 0)));
   }
 };
 
-// c = Σᵢⱼ Aᵢⱼ / (m n)           Ā += c̄ 𝟙𝟙ᵀ / (m n)
 template <class T>
 struct Mean {
+  static constexpr OpInfo info{.name = "mean",
+                               .value = "c = Σᵢⱼ Aᵢⱼ / (m n)",
+                               .adjoint = "Ā += c̄ 𝟙𝟙ᵀ / (m n)",
+                               .domain = "ShapeError for an empty A"};
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).mean(); }
   static void adjoint(const Rule<T>& r) {
     const T share = r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
@@ -45,5 +49,12 @@ template Var<float> sum(const Var<float>&, std::source_location);
 template Var<double> sum(const Var<double>&, std::source_location);
 template Var<float> mean(const Var<float>&, std::source_location);
 template Var<double> mean(const Var<double>&, std::source_location);
+
+namespace detail {
+std::span<const OpInfo> reduce_ops() {
+  static constexpr OpInfo rows[] = {Sum<double>::info, Mean<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

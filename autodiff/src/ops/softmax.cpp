@@ -11,9 +11,12 @@
 namespace ad {
 namespace {
 
-// C = softmax(Z)                Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))
 template <class T>
 struct Softmax {
+  static constexpr OpInfo info{.name = "softmax",
+                               .value = "C = softmax(Z) per column = e^(Z − 𝟙 lse(Z))",
+                               .adjoint = "Z̄ += C ⊙ (C̄ − 𝟙 𝟙ᵀ(C̄ ⊙ C))",
+                               .domain = "total; stable for any finite Z (max subtracted)"};
   static void value(const Rule<T>& r) {
     auto z = r.x(0);
     auto c = r.y();
@@ -33,9 +36,12 @@ struct Softmax {
   }
 };
 
-// C = Z − 𝟙 lse(Z)               Z̄ += C̄ − e^C ⊙ 𝟙 𝟙ᵀC̄
 template <class T>
 struct LogSoftmax {
+  static constexpr OpInfo info{.name = "log_softmax",
+                               .value = "C = Z − 𝟙 lse(Z) per column",
+                               .adjoint = "Z̄ += C̄ − e^C ⊙ 𝟙 𝟙ᵀC̄",
+                               .domain = "total; stable for any finite Z"};
   static void value(const Rule<T>& r) {
     auto z = r.x(0);
     auto c = r.y();
@@ -54,10 +60,14 @@ struct LogSoftmax {
   }
 };
 
-// l = −(1/N) Σᵢⱼ Pᵢⱼ log_softmax(Z)ᵢⱼ
-//                  Z̄ += l̄ (softmax(Z) ⊙ 𝟙 𝟙ᵀP − P) / N ;  P̄ += −l̄ log_softmax(Z) / N
 template <class T>
 struct SoftmaxCrossEntropy {
+  static constexpr OpInfo info{
+      .name = "softmax_cross_entropy",
+      .also = "against target probabilities P",
+      .value = "l = −(1/N) Σᵢⱼ Pᵢⱼ log_softmax(Z)ᵢⱼ",
+      .adjoint = "Z̄ += l̄ (softmax(Z) ⊙ 𝟙𝟙ᵀP − P) / N ; P̄ += −l̄ log_softmax(Z) / N",
+      .domain = "total; stable for logits of magnitude 1e4"};
   static void value(const Rule<T>& r) {
     auto z = r.x(0);
     auto p = r.x(1);
@@ -132,5 +142,13 @@ template Var<float> softmax_cross_entropy(const Var<float>&, const Var<float>&,
                                           std::source_location);
 template Var<double> softmax_cross_entropy(const Var<double>&, const Var<double>&,
                                            std::source_location);
+
+namespace detail {
+std::span<const OpInfo> softmax_ops() {
+  static constexpr OpInfo rows[] = {Softmax<double>::info, LogSoftmax<double>::info,
+                                    SoftmaxCrossEntropy<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

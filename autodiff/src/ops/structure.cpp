@@ -3,13 +3,15 @@
 
 #include "support.hpp"
 
-
 namespace ad {
 namespace {
 
-// C = A reshaped (column-major)  Ā += C̄ reshaped back
 template <class T>
 struct Reshape {
+  static constexpr OpInfo info{.name = "reshape",
+                               .value = "C = A reshaped to r x c, column-major order kept",
+                               .adjoint = "Ā += C̄ reshaped back",
+                               .domain = "total (same element count)"};
   static void value(const Rule<T>& r) {
     auto c = r.y();
     c = r.x(0).reshaped(c.rows(), c.cols());
@@ -20,9 +22,12 @@ struct Reshape {
   }
 };
 
-// C = A[i:i+r, j:j+c]           Ā[i:i+r, j:j+c] += C̄
 template <class T>
 struct Block {
+  static constexpr OpInfo info{.name = "block",
+                               .value = "C = A[i:i+r, j:j+c]",
+                               .adjoint = "Ā[i:i+r, j:j+c] += C̄",
+                               .domain = "total (the block inside A)"};
   struct Saved {
     Eigen::Index row, col;
   };
@@ -38,9 +43,22 @@ struct Block {
   }
 };
 
-// C = [A B …]                   Ā += C̄[:, A's columns] ;  B̄ += C̄[:, B's columns] ; …
+// row and col record a Block; each has a row of the table of its own.
+constexpr OpInfo row_info{.name = "row",
+                          .value = "C = A[i, :]",
+                          .adjoint = "Ā[i, :] += C̄",
+                          .domain = "total (the row inside A)"};
+constexpr OpInfo col_info{.name = "col",
+                          .value = "C = A[:, j]",
+                          .adjoint = "Ā[:, j] += C̄",
+                          .domain = "total (the column inside A)"};
+
 template <class T>
 struct Hcat {
+  static constexpr OpInfo info{.name = "hcat",
+                               .value = "C = [A B …] (equal rows)",
+                               .adjoint = "Ā += C̄[:, A's columns] ; B̄ += C̄[:, B's columns] ; …",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     auto c = r.y();
     for (Eigen::Index i = 0, col = 0; i < r.arity(); col += r.x(int(i)).cols(), ++i) {
@@ -55,9 +73,12 @@ struct Hcat {
   }
 };
 
-// C = [A; B; …]                 Ā += C̄[A's rows, :] ;  B̄ += C̄[B's rows, :] ; …
 template <class T>
 struct Vcat {
+  static constexpr OpInfo info{.name = "vcat",
+                               .value = "C = [A; B; …] (equal columns)",
+                               .adjoint = "Ā += C̄[A's rows, :] ; B̄ += C̄[B's rows, :] ; …",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     auto c = r.y();
     for (Eigen::Index i = 0, row = 0; i < r.arity(); row += r.x(int(i)).rows(), ++i) {
@@ -72,9 +93,12 @@ struct Vcat {
   }
 };
 
-// C = A stretched               Ā += reduce(C̄)
 template <class T>
 struct BroadcastTo {
+  static constexpr OpInfo info{.name = "broadcast_to",
+                               .value = "C = A stretched to r x c (dimensions of 1 stretch)",
+                               .adjoint = "Ā += reduce(C̄)",
+                               .domain = "total"};
   static void value(const Rule<T>& r) {
     auto c = r.y();
     c = detail::expand(r.x(0), c.rows(), c.cols());
@@ -200,5 +224,14 @@ template Var<float> broadcast_to(const Var<float>&, Eigen::Index, Eigen::Index,
                                  std::source_location);
 template Var<double> broadcast_to(const Var<double>&, Eigen::Index, Eigen::Index,
                                   std::source_location);
+
+namespace detail {
+std::span<const OpInfo> structure_ops() {
+  static constexpr OpInfo rows[] = {
+      Reshape<double>::info, Block<double>::info,      row_info, col_info, Hcat<double>::info,
+      Vcat<double>::info,    BroadcastTo<double>::info};
+  return rows;
+}
+}  // namespace detail
 
 }  // namespace ad

@@ -3,6 +3,7 @@
 // that throw ShapeError, and NumPy-style broadcasting with its reduction for adjoints.
 
 #include <ad/custom_op.hpp>
+#include <ad/op_table.hpp>
 #include <ad/ops.hpp>
 
 #include "packed_product.hpp"
@@ -10,6 +11,18 @@
 #include <fmt/format.h>
 
 namespace ad::detail {
+
+// Each op family's rows of the op table (ad::op_table), defined in the family's file.
+std::span<const OpInfo> linear_ops();
+std::span<const OpInfo> broadcast_ops();
+std::span<const OpInfo> elementwise_ops();
+std::span<const OpInfo> math_ops();
+std::span<const OpInfo> reduce_ops();
+std::span<const OpInfo> axis_ops();
+std::span<const OpInfo> algebra_ops();
+std::span<const OpInfo> structure_ops();
+std::span<const OpInfo> softmax_ops();
+std::span<const OpInfo> losses_ops();
 
 // The shape of v, an input that tape_of has checked.
 template <class T>
