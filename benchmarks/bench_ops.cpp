@@ -5,7 +5,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "ops/support.hpp"
+#include <ad/kernels/product.hpp>
 
 #include <random>
 
@@ -103,7 +103,7 @@ BENCHMARK(BM_gradcheck_seed_network)->Unit(benchmark::kMicrosecond);
 // The five large products of a 784-256-128-10 training step, batch 128 (Z1 = W1 X,
 // W̄1 = Z̄1 Xᵀ, Z2 = W2 H1, W̄2 = Z̄2 H1ᵀ, H̄1 = W2ᵀ Z̄2), through Eigen (argument 0: its GEMM,
 // or the BLAS library of an AD_BLAS build) or the packed kernel (1): the measurement behind
-// detail::packed_products.
+// kernels::packed_products.
 template <class T>
 void BM_mlp_products(benchmark::State& state) {
   using M = ad::Matrix<T>;
@@ -119,10 +119,10 @@ void BM_mlp_products(benchmark::State& state) {
   const bool packed = state.range(0) != 0;
   auto multiply = [packed](M& c, const auto& a, const auto& b) {
     if (packed) {
-      ad::detail::packed_product(c.data(), c.rows(), c.rows(), c.cols(), ad::detail::strided<T>(a),
-                                 ad::detail::strided<T>(b), a.cols(), false);
+      ad::kernels::packed_product(c.data(), c.rows(), c.rows(), c.cols(), ad::kernels::strided<T>(a),
+                                 ad::kernels::strided<T>(b), a.cols(), false);
     } else {
-      ad::detail::eigen_product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
+      ad::kernels::eigen_product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
     }
   };
   auto view = [](const M& m) { return View(m.data(), m.rows(), m.cols()); };

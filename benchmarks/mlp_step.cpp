@@ -9,7 +9,7 @@
 
 #include <ad/ad.hpp>
 
-#include "ops/support.hpp"
+#include <ad/kernels/product.hpp>
 
 #include <sys/resource.h>
 
@@ -143,7 +143,7 @@ Eigen::Map<const ad::Matrix<T>> view(const ad::Matrix<T>& m) {
 // whichever the build picks), so that both sides of the comparison multiply alike.
 template <class T, class A, class B>
 void multiply(ad::Matrix<T>& c, const A& a, const B& b) {
-  ad::detail::product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
+  ad::kernels::product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
 }
 
 // The same step by hand: preallocated buffers, δ recursion of the lecture.

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "float_agreement.hpp"
-#include "ops/packed_product.hpp"
+#include <ad/kernels/product.hpp>
 
 using Mat = ad::Matrix<double>;
 
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(matmul_of_every_small_shape_and_each_kernel_boundary) {
 template <class T>
 void check_packed_product() {
   using M = ad::Matrix<T>;
-  const ad::detail::PackedBlocking k = ad::detail::packed_blocking<T>();
+  const ad::kernels::PackedBlocking k = ad::kernels::packed_blocking<T>();
   std::vector<std::array<Eigen::Index, 3>> shapes;  // rows, cols, inner
   for (Eigen::Index m : {Eigen::Index{1}, k.rows - 1, k.rows + 1, 2 * k.rows + 3}) {
     for (Eigen::Index n : {Eigen::Index{1}, k.cols - 1, k.cols + 1}) {
@@ -204,18 +204,18 @@ void check_packed_product() {
           ad::random_uniform<T>(b_transposed ? n + 1 : p + 1, b_transposed ? p : n, rng, -1, 1);
       const M a = a_transposed ? M(a_store.topRows(p).transpose()) : M(a_store.topRows(m));
       const M b = b_transposed ? M(b_store.topRows(n).transpose()) : M(b_store.topRows(p));
-      const ad::detail::Strided<T> a_view =
-          a_transposed ? ad::detail::Strided<T>{a_store.data(), a_store.rows(), 1}
-                       : ad::detail::Strided<T>{a_store.data(), 1, a_store.rows()};
-      const ad::detail::Strided<T> b_view =
-          b_transposed ? ad::detail::Strided<T>{b_store.data(), b_store.rows(), 1}
-                       : ad::detail::Strided<T>{b_store.data(), 1, b_store.rows()};
+      const ad::kernels::Strided<T> a_view =
+          a_transposed ? ad::kernels::Strided<T>{a_store.data(), a_store.rows(), 1}
+                       : ad::kernels::Strided<T>{a_store.data(), 1, a_store.rows()};
+      const ad::kernels::Strided<T> b_view =
+          b_transposed ? ad::kernels::Strided<T>{b_store.data(), b_store.rows(), 1}
+                       : ad::kernels::Strided<T>{b_store.data(), 1, b_store.rows()};
       for (bool accumulate : {false, true}) {
         const Eigen::Index stride = m + 2;
         M c_store = M::Constant(stride, n, sentinel);
         const M c0 = ad::random_uniform<T>(m, n, rng, -1, 1);
         if (accumulate) c_store.topRows(m) = c0;
-        ad::detail::packed_product(c_store.data(), stride, m, n, a_view, b_view, p, accumulate);
+        ad::kernels::packed_product(c_store.data(), stride, m, n, a_view, b_view, p, accumulate);
         T worst = 0;
         for (Eigen::Index j = 0; j < n; ++j) {
           for (Eigen::Index i = 0; i < m; ++i) {

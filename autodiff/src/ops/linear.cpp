@@ -12,7 +12,7 @@ struct Matmul {
                                .value = "C = A B",
                                .adjoint = "Ā += C̄ Bᵀ ; B̄ += Aᵀ C̄",
                                .domain = "total"};
-  static void value(const Rule<T>& r) { detail::product(r.y(), r.x(0), r.x(1), false); }
+  static void value(const Rule<T>& r) { kernels::product(r.y(), r.x(0), r.x(1), false); }
   static void adjoint(const Rule<T>& r) {
     if (r.wants(0)) detail::add_product(r, 0, r.ybar(), r.x(1).transpose());
     if (r.wants(1)) detail::add_product(r, 1, r.x(0).transpose(), r.ybar());

@@ -6,7 +6,7 @@
 #include <ad/op_table.hpp>
 #include <ad/ops.hpp>
 
-#include "packed_product.hpp"
+#include <ad/kernels/product.hpp>
 
 #include <fmt/format.h>
 
@@ -52,79 +52,11 @@ Var<T> broadcasting(const char* name, const Var<T>& a, const Var<T>& b,
   return record<Op>(tape, name, {a, b}, shape, where);
 }
 
-template <class T>
-Strided<T> strided(const Eigen::Map<const Matrix<T>>& m) {
-  return {m.data(), 1, m.outerStride()};
-}
-template <class T>
-Strided<T> strided(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
-  return {m.nestedExpression().data(), m.nestedExpression().outerStride(), 1};
-}
-// Whether an operand is a transposed view.
-template <class X>
-constexpr bool is_transposed = false;
-template <class X>
-constexpr bool is_transposed<Eigen::Transpose<X>> = true;
-
-// Products of tiny operands (small_product.cpp): C = A B, or C += A B when accumulate, with
-// C, A and B contiguous (A and B stored transposed when TransposeA, TransposeB).
-// SmallKernels<T, TransposeA, TransposeB>::table[((rows − 1)·4 + inner − 1)·4 + cols − 1]
-// has the three sizes, each at most small_limit, and so every index fixed at compile time:
-// the kernel takes four arguments in registers. small_product takes any sizes and steps.
-constexpr int small_limit = 4;
-template <class T>
-using SmallKernel = void (*)(T* c, const T* a, const T* b, bool accumulate);
-template <class T, bool TransposeA, bool TransposeB>
-struct SmallKernels {
-  static const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> table;
-};
-template <class T>
-void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
-                   const Strided<T>& b, Eigen::Index inner, bool accumulate);
-
-// C = A B or C += A B through Eigen: its GEMM, its GEMV when C is a vector, or the BLAS library
-// with AD_BLAS. Not inlined: its packing buffers make a large stack frame, which the small
-// products should not pay for on every call.
-template <class T, class A, class B>
-[[gnu::noinline]] void eigen_product(Eigen::Map<Matrix<T>> c, const A& a, const B& b,
-                                     bool accumulate) {
-  if (accumulate) {
-    c.noalias() += a * b;
-  } else {
-    c.noalias() = a * b;
-  }
-}
-
-// C = A B, or C += A B when accumulate. Products as small as the seeds' 2x2 networks go to
-// scalar loops, which cost a fraction of Eigen's run-time dispatch for dynamic sizes (built
-// for GEMM); larger ones to the packed kernel where it is the faster (packed_products), else
-// to Eigen. A and B may be transposed views. Inlined into its callers: the dispatch is a few
-// comparisons, and its call in front of the tiny kernel's took 5 % of the seed network's
-// gradient.
-template <class T, class A, class B>
-[[gnu::always_inline]] inline void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b,
-                                           bool accumulate) {
-  const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
-  // Sizes in [1, small_limit], tested as unsigned so that 0 wraps out of range.
-  auto fits = [](Eigen::Index n) { return std::size_t(n - 1) < std::size_t(small_limit); };
-  if (fits(rows) && fits(inner) && fits(cols)) {
-    const auto k = std::size_t(((rows - 1) * small_limit + inner - 1) * small_limit + cols - 1);
-    SmallKernels<T, is_transposed<A>, is_transposed<B>>::table[k](c.data(), strided<T>(a).data,
-                                                                  strided<T>(b).data, accumulate);
-  } else if (rows * inner * cols <= 8 * 8 * 8) {
-    small_product(c.data(), rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
-  } else if (packed_products && rows > 1 && cols > 1) {
-    packed_product(c.data(), rows, rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
-  } else {
-    eigen_product(c, a, b, accumulate);
-  }
-}
-
 // Āᵢ += A B for the rule's input i (assigned when first written in the sweep).
 template <class T, class A, class B>
 void add_product(const Rule<T>& r, int i, const A& a, const B& b) {
   auto [xbar, written] = OpAccess<T>::slot(r, i);
-  product(xbar, a, b, written);
+  kernels::product(xbar, a, b, written);
 }
 
 // x stretched to rows x cols along the dimensions where it has size 1.

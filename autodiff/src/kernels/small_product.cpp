@@ -3,11 +3,11 @@
 // loop's run-time checks for aliasing, stride and trip count cost more than the
 // multiply-adds themselves.
 
-#include "support.hpp"
+#include <ad/kernels/product.hpp>
 
 #include <utility>
 
-namespace ad::detail {
+namespace ad::kernels {
 
 namespace {
 
@@ -70,4 +70,4 @@ template void small_product(float*, Eigen::Index, Eigen::Index, const Strided<fl
 template void small_product(double*, Eigen::Index, Eigen::Index, const Strided<double>&,
                             const Strided<double>&, Eigen::Index, bool);
 
-}  // namespace ad::detail
+}  // namespace ad::kernels

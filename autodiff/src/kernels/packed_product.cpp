@@ -17,14 +17,14 @@
 // Written with Eigen's packet primitives (pload, pset1, pmadd), so it compiles to AVX-512, AVX2
 // or SSE alike; product() uses it where it measured fastest (packed_products).
 
-#include "packed_product.hpp"
+#include <ad/kernels/product.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <new>
 
-namespace ad::detail {
+namespace ad::kernels {
 namespace {
 
 namespace ei = Eigen::internal;
@@ -208,4 +208,4 @@ template void packed_product(float*, Index, Index, Index, const Strided<float>&,
 template void packed_product(double*, Index, Index, Index, const Strided<double>&,
                              const Strided<double>&, Index, bool);
 
-}  // namespace ad::detail
+}  // namespace ad::kernels

@@ -1,0 +1,135 @@
+#pragma once
+// The engine's matrix product kernels: what matmul and every product in an adjoint rule run.
+//
+// An internal header: the ops reach it through src/ops/support.hpp, and tests and benchmarks
+// of the kernels themselves through the CMake target ad::kernels_internal. It is part of no
+// public API and is installed nowhere.
+//
+//   product()         the dispatch: tiny operands to fixed-size kernels (small_product.cpp),
+//                     small ones to scalar loops, large ones to the packed kernel
+//                     (packed_product.cpp) where it is the faster, else to Eigen
+//   packed_product()  C = A B on packed panels, Goto/van de Geijn blocking
+
+#include <ad/config.hpp>
+
+#include <array>
+#include <cstddef>
+
+namespace ad::kernels {
+
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+
+// A read-only view of an operand: element (i, j) is data[i·row_step + j·col_step], so a
+// transposed view is the same data with the steps swapped.
+template <class T>
+struct Strided {
+  const T* data;
+  Eigen::Index row_step;
+  Eigen::Index col_step;
+  T operator()(Eigen::Index i, Eigen::Index j) const { return data[i * row_step + j * col_step]; }
+  // The view whose element (0, 0) is this one's (i, j).
+  Strided from(Eigen::Index i, Eigen::Index j) const {
+    return {data + i * row_step + j * col_step, row_step, col_step};
+  }
+};
+
+// The block sizes of packed_product<T>: its kernel updates a tile of `rows` x `cols` of C
+// from `depth` steps of the inner dimension at a time; blocks of `block_rows` rows of A and
+// `block_cols` columns of B are packed at once.
+struct PackedBlocking {
+  Eigen::Index rows;
+  Eigen::Index cols;
+  Eigen::Index depth;
+  Eigen::Index block_rows;
+  Eigen::Index block_cols;
+};
+template <class T>
+PackedBlocking packed_blocking();
+
+// C = A B, or C += A B when accumulate: C is rows x cols with columns `c_stride` apart, A is
+// rows x inner, B is inner x cols. Each dimension at least 1.
+template <class T>
+void packed_product(T* c, Eigen::Index c_stride, Eigen::Index rows, Eigen::Index cols,
+                    const Strided<T>& a, const Strided<T>& b, Eigen::Index inner, bool accumulate);
+
+// Whether product() sends large products here: on AVX-512, where the kernel's tile takes 24 of
+// the 32 vector registers and measured 25 % faster than Eigen's GEMM (whose tile takes 12) and
+// level with OpenBLAS (benchmarks/RESULTS.md). With AVX2 or SSE (16 registers) Eigen's kernel
+// measured as fast, other CPUs are unmeasured, and with AD_BLAS the BLAS library is what was
+// asked for: those go through Eigen, as does everything with AD_PACKED_PRODUCTS=OFF.
+#if defined(EIGEN_VECTORIZE_AVX512) && !defined(EIGEN_USE_BLAS) && !defined(AD_NO_PACKED_PRODUCTS)
+inline constexpr bool packed_products = true;
+#else
+inline constexpr bool packed_products = false;
+#endif
+
+template <class T>
+Strided<T> strided(const Eigen::Map<const Matrix<T>>& m) {
+  return {m.data(), 1, m.outerStride()};
+}
+template <class T>
+Strided<T> strided(const Eigen::Transpose<Eigen::Map<const Matrix<T>>>& m) {
+  return {m.nestedExpression().data(), m.nestedExpression().outerStride(), 1};
+}
+// Whether an operand is a transposed view.
+template <class X>
+constexpr bool is_transposed = false;
+template <class X>
+constexpr bool is_transposed<Eigen::Transpose<X>> = true;
+
+// Products of tiny operands (small_product.cpp): C = A B, or C += A B when accumulate, with
+// C, A and B contiguous (A and B stored transposed when TransposeA, TransposeB).
+// SmallKernels<T, TransposeA, TransposeB>::table[((rows − 1)·4 + inner − 1)·4 + cols − 1]
+// has the three sizes, each at most small_limit, and so every index fixed at compile time:
+// the kernel takes four arguments in registers. small_product takes any sizes and steps.
+constexpr int small_limit = 4;
+template <class T>
+using SmallKernel = void (*)(T* c, const T* a, const T* b, bool accumulate);
+template <class T, bool TransposeA, bool TransposeB>
+struct SmallKernels {
+  static const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> table;
+};
+template <class T>
+void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
+                   const Strided<T>& b, Eigen::Index inner, bool accumulate);
+
+// C = A B or C += A B through Eigen: its GEMM, its GEMV when C is a vector, or the BLAS library
+// with AD_BLAS. Not inlined: its packing buffers make a large stack frame, which the small
+// products should not pay for on every call.
+template <class T, class A, class B>
+[[gnu::noinline]] void eigen_product(Eigen::Map<Matrix<T>> c, const A& a, const B& b,
+                                     bool accumulate) {
+  if (accumulate) {
+    c.noalias() += a * b;
+  } else {
+    c.noalias() = a * b;
+  }
+}
+
+// C = A B, or C += A B when accumulate. Products as small as the seeds' 2x2 networks go to
+// scalar loops, which cost a fraction of Eigen's run-time dispatch for dynamic sizes (built
+// for GEMM); larger ones to the packed kernel where it is the faster (packed_products), else
+// to Eigen. A and B may be transposed views. Inlined into its callers: the dispatch is a few
+// comparisons, and its call in front of the tiny kernel's took 5 % of the seed network's
+// gradient.
+template <class T, class A, class B>
+[[gnu::always_inline]] inline void product(Eigen::Map<Matrix<T>> c, const A& a, const B& b,
+                                           bool accumulate) {
+  const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
+  // Sizes in [1, small_limit], tested as unsigned so that 0 wraps out of range.
+  auto fits = [](Eigen::Index n) { return std::size_t(n - 1) < std::size_t(small_limit); };
+  if (fits(rows) && fits(inner) && fits(cols)) {
+    const auto k = std::size_t(((rows - 1) * small_limit + inner - 1) * small_limit + cols - 1);
+    SmallKernels<T, is_transposed<A>, is_transposed<B>>::table[k](c.data(), strided<T>(a).data,
+                                                                  strided<T>(b).data, accumulate);
+  } else if (rows * inner * cols <= 8 * 8 * 8) {
+    small_product(c.data(), rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
+  } else if (packed_products && rows > 1 && cols > 1) {
+    packed_product(c.data(), rows, rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
+  } else {
+    eigen_product(c, a, b, accumulate);
+  }
+}
+
+}  // namespace ad::kernels
