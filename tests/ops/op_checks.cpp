@@ -1,0 +1,58 @@
+#include "op_checks.hpp"
+
+#include <sstream>
+
+namespace ad_test {
+
+Mat draw(Input input, std::mt19937_64& rng) {
+  const auto [rows, cols] = input.shape;
+  const Mat m = ad::random_uniform<double>(rows, cols, rng, -2, 2);
+  switch (input.domain) {
+    case Domain::any:
+      return m;
+    case Domain::positive:
+      return (m.array().abs() + 0.2).matrix();
+    case Domain::away_from_zero:
+      return (m.array().sign() * (m.array().abs() + 0.1)).matrix();
+    case Domain::unit_interval:
+      return ((m.array() + 2) / 4).matrix();
+    case Domain::probabilities: {
+      Mat p = (m.array().abs() + 0.2).matrix();
+      p.array().rowwise() /= p.colwise().sum().array();
+      return p;
+    }
+    case Domain::regular:
+    case Domain::negative_det: {
+      // Each row's off-diagonal sum is at most 0.6 (n − 1), below its diagonal's n − 0.6.
+      Mat a = m * 0.3 + Mat::Identity(rows, cols) * static_cast<double>(rows);
+      if (input.domain == Domain::negative_det) a.row(0) *= -1;
+      return a;
+    }
+  }
+  return m;
+}
+
+std::vector<Mat> draw(const Sample& sample, std::mt19937_64& rng) {
+  std::vector<Mat> inputs;
+  for (const Input& input : sample) inputs.push_back(draw(input, rng));
+  return inputs;
+}
+
+std::string shapes_of(const std::vector<Mat>& inputs) {
+  std::string shapes;
+  for (const auto& m : inputs) shapes += fmt::format(" {}x{}", m.rows(), m.cols());
+  return shapes;
+}
+
+bool contains(const std::exception& e, const std::string& part) {
+  return std::string(e.what()).find(part) != std::string::npos;
+}
+
+void check_catalog_case(const CatalogCase& c) {
+  std::ostringstream name;
+  name << c;
+  std::mt19937_64 rng(std::hash<std::string>{}(c.label));
+  for (const Sample& sample : c.samples) check_op(name.str(), c.f, draw(sample, rng));
+}
+
+}  // namespace ad_test
