@@ -3,6 +3,11 @@
 
 #include "compare.hpp"
 
+#include <fmt/format.h>
+
+#include <cmath>
+#include <utility>
+
 namespace ad {
 namespace {
 
@@ -29,8 +34,24 @@ Recording record(Tape<double>& tape, const ScalarFunction& f,
 
 }  // namespace
 
+void check_options(const GradcheckOptions& options, const char* caller) {
+  if (!(std::isfinite(options.step) && options.step > 0)) {
+    throw Error(fmt::format("{}: the option step must be a finite number > 0, got {}", caller,
+                            options.step));
+  }
+  const std::pair<const char*, double> tolerances[] = {{"abs_tolerance", options.abs_tolerance},
+                                                       {"rel_tolerance", options.rel_tolerance}};
+  for (const auto& [name, value] : tolerances) {
+    if (!(std::isfinite(value) && value >= 0)) {
+      throw Error(fmt::format("{}: the option {} must be a finite number >= 0, got {}", caller,
+                              name, value));
+    }
+  }
+}
+
 GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<double>>& inputs,
                           const GradcheckOptions& options) {
+  check_options(options, "gradcheck");
   Tape<double> tape;
   std::vector<Matrix<double>> analytic;
   {

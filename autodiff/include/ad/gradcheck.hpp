@@ -49,11 +49,17 @@ struct GradcheckResult {
 
 std::string to_string(const GradcheckResult& result);
 
+// An ad::Error naming the option unless step is a finite number > 0 and both tolerances are
+// finite numbers >= 0: with step = NaN every difference is NaN and a check would report FAIL
+// for a correct gradient. `caller` starts the message.
+void check_options(const GradcheckOptions& options, const char* caller);
+
 // A function of matrices recorded on a tape, returning a 1x1 value.
 using ScalarFunction = std::function<Var<double>(std::span<const Var<double>>)>;
 
 // Records f on a fresh tape at `inputs`, takes the gradient by one backward sweep, and
-// compares it element by element with central differences of f. Throws ad::ShapeError if
+// compares it element by element with central differences of f. Throws ad::Error for bad
+// options (check_options), before f is called, and ad::ShapeError if
 // f's value is not 1x1: a matrix-valued f is checked by ad::gradcheck_jacobian
 // (<ad/jacobian.hpp>), whose InputCheck reports Jacobian entries (output element, input
 // element) rather than (row, column) of the input, so it is a separate call, not a fallback.
