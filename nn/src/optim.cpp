@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <utility>
 
@@ -55,14 +56,41 @@ std::vector<typename Parameter<T>::Matrix> zeros_like(const ParameterList<T>& pa
   return state;
 }
 
+// A coefficient (momentum, weight decay, ε) must be a finite number >= 0: NaN would pass
+// every step unnoticed into the parameters.
+void check_coefficient(const char* optimiser, const char* name, double value) {
+  if (!(std::isfinite(value) && value >= 0)) {
+    throw ad::Error(
+        fmt::format("{}: the {} must be a finite number >= 0, got {}", optimiser, name, value));
+  }
+}
+
+void check_rate(const char* who, double lr) {
+  if (!(std::isfinite(lr) && lr >= 0)) {
+    throw ad::Error(
+        fmt::format("{}: the learning rate must be a finite number >= 0, got {}", who, lr));
+  }
+}
+
 }  // namespace
 
 template <class T>
 Optimizer<T>::Optimizer(ParameterList<T> parameters, double lr)
-    : parameters_(std::move(parameters)), lr_(lr) {
+    : parameters_(std::move(parameters)), lr_(0) {
   for (const Parameter<T>* p : parameters_) {
     if (p == nullptr) throw ad::Error("an optimiser was given a null parameter");
   }
+  set_learning_rate(lr);
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(double lr) {
+  check_rate("optimiser", lr);
+  if (lr > static_cast<double>(std::numeric_limits<T>::max())) {
+    throw ad::Error(fmt::format("optimiser: the learning rate {} does not fit in a {}", lr,
+                                sizeof(T) == 4 ? "float" : "double"));
+  }
+  lr_ = lr;
 }
 
 template <class T>
@@ -73,6 +101,8 @@ void Optimizer<T>::zero_grad() {
 template <class T>
 SGD<T>::SGD(ParameterList<T> parameters, SGDOptions options)
     : Optimizer<T>(std::move(parameters), options.lr), options_(options) {
+  check_coefficient("SGD", "momentum", options_.momentum);
+  check_coefficient("SGD", "weight decay", options_.weight_decay);
   if (options_.nesterov && options_.momentum <= 0) {
     throw ad::Error("SGD: Nesterov momentum needs a momentum > 0");
   }
@@ -113,6 +143,8 @@ Adam<T>::Adam(ParameterList<T> parameters, AdamOptions options, bool decoupled)
     throw ad::Error(fmt::format("Adam: beta1 = {} and beta2 = {} must lie in [0, 1)", options.beta1,
                                 options.beta2));
   }
+  check_coefficient("Adam", "eps", options.eps);
+  check_coefficient("Adam", "weight decay", options.weight_decay);
   Index total = 0;
   for (const Parameter<T>* p : this->parameters_) total += p->size();
   m_.setZero(total);
@@ -161,15 +193,23 @@ void Adam<T>::step() {
 }
 
 Schedule constant_lr(double lr) {
+  check_rate("constant_lr", lr);
   return [lr](double) { return lr; };
 }
 
 Schedule step_lr(double lr, double every, double gamma) {
+  check_rate("step_lr", lr);
   if (!(every > 0)) throw ad::Error(fmt::format("step_lr: the step ({}) must be > 0", every));
+  if (!(std::isfinite(gamma) && gamma >= 0)) {
+    throw ad::Error(
+        fmt::format("step_lr: the factor gamma must be a finite number >= 0, got {}", gamma));
+  }
   return [=](double epoch) { return lr * std::pow(gamma, std::floor(epoch / every)); };
 }
 
 Schedule cosine_lr(double lr, double epochs, double min_lr, double warmup) {
+  check_rate("cosine_lr", lr);
+  check_rate("cosine_lr (min_lr)", min_lr);
   if (!(epochs > 0) || warmup < 0 || warmup >= epochs) {
     throw ad::Error(fmt::format(
         "cosine_lr: needs epochs > 0 and 0 <= warm-up < epochs, got epochs = {}, warm-up = {}",

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 namespace ad::nn {
 namespace {
@@ -92,6 +93,25 @@ void print_epoch(std::FILE* out, const EpochStats& s, int epochs) {
   std::fflush(out);
 }
 
+// Every rate the schedule will give, checked before the first step, so that a NaN or negative
+// rate stops training before it starts rather than part-way or never.
+template <class T>
+void check_schedule(const Schedule& schedule, int epochs, Index batches) {
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (Index b = 0; b < batches; ++b) {
+      const double at = epoch - 1 + static_cast<double>(b) / static_cast<double>(batches);
+      const double lr = schedule(at);
+      if (!(std::isfinite(lr) && lr >= 0 && lr <= std::numeric_limits<T>::max())) {
+        throw ad::Error(
+            fmt::format("fit: the schedule gives a learning rate of {} at epoch {:g} "
+                        "(epoch {}, batch {}); a rate must be a finite number >= 0 "
+                        "(and finite as a {})",
+                        lr, at, epoch, b + 1, sizeof(T) == 4 ? "float" : "double"));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -104,6 +124,7 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
   if (train.size() == 0) throw ad::Error("fit: the training set is empty");
   Batcher<T> batcher(train, options.batch_size, options.shuffle, options.seed);
   const Index batches = batcher.batches_per_epoch();
+  if (options.schedule) check_schedule<T>(options.schedule, options.epochs, batches);
   Progress mode = options.progress;
   if (mode == Progress::automatic) {
     mode = options.out && isatty(fileno(options.out)) ? Progress::bar : Progress::lines;

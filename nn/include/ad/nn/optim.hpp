@@ -33,7 +33,9 @@ class Optimizer {
   void zero_grad();
 
   double learning_rate() const { return lr_; }
-  void set_learning_rate(double lr) { lr_ = lr; }
+  // An ad::Error, and the rate unchanged, unless lr is a finite number >= 0 that is finite
+  // in T too (1e300 is not a float). The constructor checks its rate the same way.
+  void set_learning_rate(double lr);
   const ParameterList<T>& parameters() const { return parameters_; }
 
  protected:
@@ -105,6 +107,8 @@ class AdamW final : public Adam<T> {
 // through the third epoch). fit() sets the optimiser's rate from it before every step.
 using Schedule = std::function<double(double epoch)>;
 
+// Each checks its rates as Optimizer::set_learning_rate does; fit checks a schedule's rate
+// at every step before the first.
 Schedule constant_lr(double lr);
 // lr · γ^⌊epoch / every⌋
 Schedule step_lr(double lr, double every, double gamma);
