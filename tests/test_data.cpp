@@ -2,13 +2,19 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ad/nn/data.hpp>
+#include <ad/nn/serialize.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -266,4 +272,121 @@ BOOST_AUTO_TEST_CASE(batcher_visits_every_sample_once_per_epoch) {
     }
   }
   BOOST_CHECK_THROW(nn::Batcher<float>(d, 0, false), ad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(idx_refuses_items_past_the_limit_even_when_there_are_none) {
+  TempDir dir;
+  // 0 images of 2^32-1 x 2^32-1 pixels: no data, but one image would overflow any size
+  // (and a signed product of the two); the header names it, with where the dimensions lie.
+  const std::uint32_t big = 0xFFFFFFFF;
+  const fs::path images = dir.write("images", idx({0, big, big}, {}));
+  const fs::path labels = dir.write("labels", idx({0}, {}));
+  expect_idx_error(images, "byte offsets 4 to 15");
+  BOOST_CHECK_EXCEPTION(nn::load_idx<float>(images, labels), nn::FileError,
+                        [](const nn::FileError& e) {
+                          return std::string(e.what()).find("limit") != std::string::npos;
+                        });
+  // A smaller limit applies to one item as to the whole.
+  BOOST_CHECK_THROW(nn::read_idx(dir.write("wide", idx({0, 1000, 1000}, {})), 999'999),
+                    nn::FileError);
+  // Within the limit, an empty set of large images is read as what it is: no columns.
+  const nn::Dataset<float> empty =
+      nn::load_idx<float>(dir.write("empty", idx({0, 65536, 65536}, {})), labels);
+  BOOST_TEST(empty.size() == 0);
+  BOOST_TEST(empty.features() == Eigen::Index{1} << 32);
+}
+
+BOOST_AUTO_TEST_CASE(idx_errors_name_the_byte_offset) {
+  TempDir dir;
+  const Bytes file = idx({4, 5}, iota_bytes(20));
+  expect_idx_error(dir.write("header-cut", Bytes(file.begin(), file.begin() + 7)),
+                   "ends at byte offset 7, 3 bytes into the dimensions (4 expected from offset 4)");
+  expect_idx_error(dir.write("short", idx({4, 5}, iota_bytes(19))), "from byte offset 12");
+  expect_idx_error(dir.write_gz("short.gz", idx({4, 5}, iota_bytes(19))),
+                   "ends at byte offset 31, 19 bytes into the data");
+}
+
+namespace {
+
+// Expects `read` to throw an nn::FileError naming `path` and containing `words`. An alarm
+// turns a reader that blocks (on a FIFO) or never ends (on /dev/zero) into a failure.
+void expect_refused(const std::function<void()>& read, const fs::path& path,
+                    const std::string& words) {
+  alarm(60);
+  try {
+    read();
+    BOOST_ERROR("no error reading " << path);
+  } catch (const nn::FileError& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find(path.string()) != std::string::npos, what);
+    BOOST_TEST(what.find(words) != std::string::npos, what);
+  }
+  alarm(0);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(readers_refuse_directories_fifos_and_devices_before_reading) {
+  TempDir dir;
+  const fs::path fifo = dir.path / "fifo";
+  BOOST_REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const fs::path zero = "/dev/zero";
+  const std::pair<fs::path, std::string> cases[] = {
+      {dir.path, "is a directory, not a regular file"},
+      {fifo, "is a FIFO (named pipe), not a regular file"},
+      {zero, "is a character device, not a regular file"}};
+  std::mt19937_64 rng(1);
+  const std::vector<Eigen::Index> sizes = {2, 3, 2};
+  nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  for (const auto& [path, words] : cases) {
+    expect_refused([&] { nn::read_idx(path); }, path, words);
+    expect_refused([&] { nn::read_csv<float>(path); }, path, words);
+    expect_refused([&] { nn::load(model, path); }, path, words);
+  }
+  const fs::path labels = dir.write("labels", idx({1}, {0}));
+  expect_refused([&] { nn::load_idx<float>(fifo, labels); }, fifo, "FIFO");
+}
+
+BOOST_AUTO_TEST_CASE(csv_is_read_no_further_than_its_limit) {
+  TempDir dir;
+  const fs::path p = dir.write_text("big.csv", "1,2\n3,4\n5,6\n");
+  BOOST_TEST(nn::read_csv<float>(p, {.max_bytes = 12}).size() == 3);
+  expect_refused([&] { nn::read_csv<float>(p, {.max_bytes = 11}); }, p,
+                 "is 12 bytes, more than the limit of 11 bytes");
+}
+
+BOOST_AUTO_TEST_CASE(labels_that_cannot_be_counted_are_not_labels) {
+  TempDir dir;
+  // INT_MAX as a label would make the count of classes INT_MAX + 1: the column is a
+  // regression target instead, as for any integer past an int.
+  const fs::path p = dir.write_text("t.csv", "1,2147483647\n2,0\n");
+  const nn::Dataset<double> d = nn::read_csv<double>(p);
+  BOOST_TEST(d.labels.empty());
+  BOOST_TEST(d.y(0, 0) == 2147483647.0);
+  BOOST_TEST(d.classes() == 0);
+  const nn::Dataset<double> small = nn::read_csv<double>(dir.write_text("s.csv", "1,2147483646\n"));
+  BOOST_TEST(small.labels == (std::vector<int>{2147483646}), boost::test_tools::per_element());
+  BOOST_TEST(small.classes() == 2147483647);
+
+  // A data set built by hand is checked when its classes are counted.
+  nn::Dataset<float> hand;
+  hand.x.resize(1, 2);
+  hand.labels = {3, std::numeric_limits<int>::max()};
+  BOOST_CHECK_EXCEPTION(hand.classes(), ad::Error, [](const ad::Error& e) {
+    return std::string(e.what()).find("label 2147483647 (sample 1)") != std::string::npos;
+  });
+  hand.labels = {3, -1};
+  BOOST_CHECK_EXCEPTION(hand.classes(), ad::Error, [](const ad::Error& e) {
+    return std::string(e.what()).find("label -1 (sample 1) is negative") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(mnist_files_name_the_split_files) {
+  TempDir dir;
+  dir.write_gz("train-images-idx3-ubyte.gz", idx({1, 1, 1}, {0}));
+  dir.write("train-labels-idx1-ubyte", idx({1}, {0}));
+  const nn::MnistFiles files = nn::mnist_files(dir.path, "train");
+  BOOST_TEST(files.images == dir.path / "train-images-idx3-ubyte.gz");
+  BOOST_TEST(files.labels == dir.path / "train-labels-idx1-ubyte");
+  BOOST_CHECK_THROW(nn::mnist_files(dir.path, "t10k"), nn::FileError);
 }

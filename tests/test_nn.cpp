@@ -4,14 +4,20 @@
 #include <ad/ad.hpp>
 #include <ad/nn/nn.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <numbers>
 #include <random>
+#include <set>
+#include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -519,6 +525,152 @@ BOOST_AUTO_TEST_CASE(history_is_written_as_csv) {
   BOOST_TEST(first == "1,0.5,0.75,,,2,0");
   BOOST_TEST(second == "2,0.25,,0.3,0.8,0,0");
   BOOST_CHECK_THROW(nn::plot_history(h, dir.path / "curves.jpg"), nn::FileError);
+}
+
+namespace {
+
+// The names of the files in a directory.
+std::set<std::string> names_in(const fs::path& directory) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(directory)) {
+    names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
+void touch(const fs::path& p) { std::ofstream(p) << "partly written"; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(saves_remove_the_stale_temporaries_of_the_same_file_only) {
+  TempDir dir;
+  std::mt19937_64 rng(15);
+  const std::vector<Index> sizes = {3, 2};
+  nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  // A process id past any pid_max is one that no longer runs: its temporaries are what a
+  // killed save left. Those of running processes (pid 1, this one) may be saves under way.
+  const std::string dead = "2147483646-0123456789abcdef";
+  const std::string own = std::to_string(getpid()) + "-0123456789abcdef";
+  for (const std::string target : {"model.bin", "history.csv"}) {
+    touch(dir.path / ("." + target + ".adnn-tmp-" + dead));
+  }
+  const std::set<std::string> kept = {".model.bin.adnn-tmp-1-0123456789abcdef",
+                                      ".model.bin.adnn-tmp-" + own, ".other.bin.adnn-tmp-" + dead,
+                                      ".model.bin.adnn-tmp-" + dead + "0",
+                                      "model.bin.adnn-tmp-" + dead};
+  for (const std::string& name : kept) touch(dir.path / name);
+
+  nn::save(model, dir.path / "model.bin");
+  nn::History history;
+  history.write_csv(dir.path / "history.csv");
+  std::set<std::string> expected = kept;
+  expected.insert({"model.bin", "history.csv"});
+  BOOST_TEST(names_in(dir.path) == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_save_leaves_no_file_behind) {
+  TempDir dir;
+  std::mt19937_64 rng(16);
+  const std::vector<Index> sizes = {3, 2};
+  nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  fs::create_directory(dir.path / "taken");
+  BOOST_CHECK_EXCEPTION(
+      nn::save(model, dir.path / "taken"), nn::FileError, [](const nn::FileError& e) {
+        return std::string(e.what()).find("cannot be replaced") != std::string::npos;
+      });
+  BOOST_CHECK_THROW(nn::History().write_csv(dir.path / "taken"), nn::FileError);
+  BOOST_CHECK_THROW(nn::save(model, dir.path / "missing" / "model.bin"), nn::FileError);
+  BOOST_TEST(names_in(dir.path) == std::set<std::string>{"taken"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(check_writable_creates_the_directory_and_refuses_what_cannot_be_written) {
+  TempDir dir;
+  const fs::path nested = dir.path / "a" / "b" / "model.bin";
+  nn::check_writable(nested);
+  BOOST_TEST(fs::is_directory(nested.parent_path()));
+  BOOST_TEST(fs::is_empty(nested.parent_path()));  // the probe is gone
+  fs::create_directory(dir.path / "taken");
+  BOOST_CHECK_EXCEPTION(nn::check_writable(dir.path / "taken"), nn::FileError,
+                        [](const nn::FileError& e) {
+                          return std::string(e.what()).find("is a directory") != std::string::npos;
+                        });
+  std::ofstream(dir.path / "plain") << "a file, not a directory";
+  BOOST_CHECK_EXCEPTION(nn::check_writable(dir.path / "plain" / "model.bin"), nn::FileError,
+                        [](const nn::FileError& e) {
+                          return std::string(e.what()).find("cannot be created") !=
+                                 std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(optimisers_and_fit_refuse_bad_learning_rates) {
+  std::mt19937_64 rng(17);
+  const std::vector<Index> sizes = {2, 3};
+  nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto says = [](const std::string& words) {
+    return [words](const ad::Error& e) {
+      return std::string(e.what()).find(words) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(nn::SGD<float>(model.parameters(), {.lr = nan}), ad::Error,
+                        says("learning rate must be a finite number >= 0, got nan"));
+  BOOST_CHECK_EXCEPTION(nn::Adam<float>(model.parameters(), {.lr = -1}), ad::Error, says("got -1"));
+  BOOST_CHECK_EXCEPTION(nn::Adam<float>(model.parameters(), {.lr = 1e300}), ad::Error,
+                        says("does not fit in a float"));
+  BOOST_CHECK_EXCEPTION(nn::SGD<float>(model.parameters(), {.lr = 0.1, .momentum = nan}), ad::Error,
+                        says("momentum"));
+  BOOST_CHECK_EXCEPTION(nn::AdamW<float>(model.parameters(), {.weight_decay = -1}), ad::Error,
+                        says("weight decay"));
+  BOOST_CHECK_THROW(nn::constant_lr(nan), ad::Error);
+  BOOST_CHECK_THROW(nn::cosine_lr(-1, 10), ad::Error);
+
+  nn::Adam<float> adam(model.parameters(), {.lr = 0.01});
+  BOOST_CHECK_THROW(adam.set_learning_rate(nan), ad::Error);
+  BOOST_TEST(adam.learning_rate() == 0.01);
+
+  // A schedule that turns NaN or negative part-way is refused before the first step.
+  nn::Dataset<float> data;
+  data.x = ad::Matrix<float>::Ones(2, 8);
+  data.labels.assign(8, 1);
+  const ad::Matrix<float> before = model.parameters()[0]->value();
+  for (const double bad : {nan, -0.5}) {
+    const nn::Schedule schedule = [bad](double epoch) { return epoch < 1.5 ? 0.01 : bad; };
+    BOOST_CHECK_EXCEPTION(
+        nn::fit<float>(
+            model, nn::CrossEntropy{}, adam, data,
+            {.epochs = 3, .batch_size = 4, .schedule = schedule, .progress = nn::Progress::none}),
+        ad::Error, says("at epoch 1.5 (epoch 2, batch 2)"));
+  }
+  BOOST_TEST((model.parameters()[0]->value() == before));
+}
+
+BOOST_AUTO_TEST_CASE(gradcheck_refuses_options_that_cannot_check) {
+  int calls = 0;
+  auto f = [&](std::span<const ad::Var<double>> x) {
+    ++calls;
+    return sum(x[0]);
+  };
+  const std::vector<ad::Matrix<double>> inputs = {ad::Matrix<double>::Ones(2, 2)};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::pair<ad::GradcheckOptions, std::string> cases[] = {
+      {{.step = nan}, "the option step must be a finite number > 0, got nan"},
+      {{.step = 0}, "option step"},
+      {{.step = -1e-6}, "option step"},
+      {{.step = inf}, "option step"},
+      {{.abs_tolerance = nan}, "the option abs_tolerance must be a finite number >= 0, got nan"},
+      {{.rel_tolerance = -1}, "option rel_tolerance"},
+      {{.rel_tolerance = inf}, "option rel_tolerance"}};
+  for (const auto& [options, words] : cases) {
+    BOOST_CHECK_EXCEPTION(ad::gradcheck(f, inputs, options), ad::Error, [&](const ad::Error& e) {
+      const std::string what = e.what();
+      BOOST_TEST_INFO(what);
+      return what.starts_with("gradcheck: ") && what.find(words) != std::string::npos;
+    });
+  }
+  BOOST_TEST(calls == 0);
+  BOOST_TEST(ad::gradcheck(f, inputs).passed);
 }
 
 BOOST_AUTO_TEST_CASE(a_steady_state_step_allocates_nothing_through_operator_new) {

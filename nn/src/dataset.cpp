@@ -2,6 +2,7 @@
 
 #include <ad/nn/data.hpp>
 
+#include "files.hpp"
 #include "huge_pages.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +10,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <string_view>
@@ -18,7 +19,19 @@ namespace ad::nn {
 
 template <class T>
 int Dataset<T>::classes() const {
-  return labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  if (labels.empty()) return 0;
+  const auto [smallest, largest] = std::minmax_element(labels.begin(), labels.end());
+  if (*smallest < 0) {
+    throw ad::Error(fmt::format("Dataset::classes: label {} (sample {}) is negative", *smallest,
+                                smallest - labels.begin()));
+  }
+  if (*largest == std::numeric_limits<int>::max()) {
+    throw ad::Error(
+        fmt::format("Dataset::classes: label {} (sample {}) leaves no count of classes "
+                    "that an int can hold",
+                    *largest, largest - labels.begin()));
+  }
+  return *largest + 1;
 }
 
 template <class T>
@@ -170,20 +183,29 @@ std::optional<double> parse_number(std::string_view field) {
   return value;
 }
 
+// Whether a target can be a class label: a non-negative integer below INT_MAX, so that the
+// count of classes (the largest label + 1) is an int too.
+bool is_countable_label(double v) {
+  return v >= 0 && v < static_cast<double>(std::numeric_limits<int>::max()) && v == std::floor(v);
+}
+
 }  // namespace
 
 template <class T>
 Dataset<T> read_csv(const std::filesystem::path& path, const CsvOptions& options) {
-  std::ifstream in(path);
-  if (!in) {
-    throw FileError(path, std::filesystem::exists(path) ? "cannot be opened" : "no such file");
-  }
+  // The whole file, bounded by its size and the limit, is read before it is parsed: a
+  // directory, FIFO or device is refused by InputFile before anything is read.
+  const std::vector<unsigned char> bytes = detail::InputFile(path).read_all(options.max_bytes);
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   std::vector<std::string> header;
   std::vector<double> values;  // row-major, one row per sample
   std::size_t width = 0;
   std::size_t rows = 0;
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
+  std::size_t start = 0;
+  for (std::size_t number = 1; start < text.size(); ++number) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
     if (trim(line).empty()) continue;
     const auto fields = split_fields(line, options.delimiter);
     const bool first = width == 0;
@@ -245,7 +267,7 @@ Dataset<T> read_csv(const std::filesystem::path& path, const CsvOptions& options
       const double v = values[r * width + c];
       if (c == target) {
         data.y(0, col) = static_cast<T>(v);
-        classes = classes && v >= 0 && v < 2147483648.0 && v == std::floor(v);
+        classes = classes && is_countable_label(v);
       } else {
         data.x(feature++, col) = static_cast<T>(v);
       }

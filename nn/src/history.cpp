@@ -2,6 +2,8 @@
 
 #include <ad/nn/train.hpp>
 
+#include "files.hpp"
+
 #include <fmt/format.h>
 
 #include <spawn.h>
@@ -12,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <span>
 
 extern char** environ;
 
@@ -30,8 +33,8 @@ std::string quoted(const std::string& s) {
   return q + "'";
 }
 
-std::string gnuplot_script(const History& h, const std::filesystem::path& image) {
-  const bool svg = image.extension() == ".svg";
+// The script drawing h into `output` (PNG, or SVG if svg).
+std::string gnuplot_script(const History& h, bool svg, const std::filesystem::path& output) {
   bool accuracy = false;
   bool validation = false;
   std::string s = "$history << EOD\n";
@@ -45,7 +48,7 @@ std::string gnuplot_script(const History& h, const std::filesystem::path& image)
   s += "EOD\n";
   s += fmt::format("set terminal {} size {},420 font 'sans,10'\n", svg ? "svg dynamic" : "pngcairo",
                    accuracy ? 1100 : 600);
-  s += fmt::format("set output {}\n", quoted(image.string()));
+  s += fmt::format("set output {}\n", quoted(output.string()));
   s += "set grid\nset xlabel 'epoch'\nset key top right\n";
   if (accuracy) s += "set multiplot layout 1,2\n";
   auto panel = [&](const char* title, int train, int val) {
@@ -67,16 +70,16 @@ std::string gnuplot_script(const History& h, const std::filesystem::path& image)
 }  // namespace
 
 void History::write_csv(const std::filesystem::path& path) const {
-  std::ofstream out(path);
-  if (!out) throw FileError(path, fmt::format("cannot be written: {}", std::strerror(errno)));
-  out << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,learning_rate\n";
+  std::string text =
+      "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,learning_rate\n";
   for (const EpochStats& e : epochs) {
-    out << fmt::format("{},{},{},{},{},{},{}\n", e.epoch, field(e.train_loss, ""),
-                       field(e.train_accuracy, ""), field(e.val_loss, ""),
-                       field(e.val_accuracy, ""), field(e.seconds, ""), field(e.learning_rate, ""));
+    text +=
+        fmt::format("{},{},{},{},{},{},{}\n", e.epoch, field(e.train_loss, ""),
+                    field(e.train_accuracy, ""), field(e.val_loss, ""), field(e.val_accuracy, ""),
+                    field(e.seconds, ""), field(e.learning_rate, ""));
   }
-  out.close();
-  if (!out) throw FileError(path, "could not be written completely");
+  detail::write_atomically(
+      path, std::span(reinterpret_cast<const unsigned char*>(text.data()), text.size()));
 }
 
 void plot_history(const History& history, const std::filesystem::path& image) {
@@ -88,9 +91,14 @@ void plot_history(const History& history, const std::filesystem::path& image) {
   static std::atomic<int> counter{0};
   const auto script = std::filesystem::temp_directory_path() /
                       fmt::format("ad-nn-plot-{}-{}.gp", getpid(), counter++);
+  // gnuplot writes a temporary beside the image, renamed over it only once gnuplot succeeds:
+  // a failed or interrupted plot leaves no partly drawn image.
+  detail::remove_stale_temporaries(image);
+  detail::TemporaryFile drawing(image);
+  drawing.close();
   {
     std::ofstream out(script);
-    out << gnuplot_script(history, image);
+    out << gnuplot_script(history, ext == ".svg", drawing.path());
     if (!out) throw FileError(script, "cannot be written (for gnuplot)");
   }
   std::string program = "gnuplot";
@@ -113,6 +121,7 @@ void plot_history(const History& history, const std::filesystem::path& image) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw FileError(image, "not drawn: gnuplot failed (its messages are above)");
   }
+  drawing.commit();
 }
 
 }  // namespace ad::nn

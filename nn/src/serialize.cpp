@@ -3,16 +3,16 @@
 #include <ad/nn/error.hpp>
 #include <ad/nn/serialize.hpp>
 
+#include "files.hpp"
+
 #include <fmt/format.h>
 #include <zlib.h>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iterator>
+#include <span>
 
 namespace ad::nn {
 namespace {
@@ -31,9 +31,9 @@ void put(std::vector<unsigned char>& out, V value) {
   out.insert(out.end(), bytes, bytes + sizeof(V));
 }
 
-std::uint32_t get_u32(const std::vector<unsigned char>& in, std::size_t offset) {
+std::uint32_t get_u32(const unsigned char* in, std::size_t offset) {
   std::uint32_t v = 0;
-  std::memcpy(&v, in.data() + offset, sizeof v);
+  std::memcpy(&v, in + offset, sizeof v);
   return v;
 }
 
@@ -46,15 +46,6 @@ std::uint32_t checksum(const unsigned char* data, std::size_t size) {
     done += chunk;
   }
   return static_cast<std::uint32_t>(crc);
-}
-
-void write_all(int fd, const std::vector<unsigned char>& bytes, const std::filesystem::path& path) {
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw FileError(path, fmt::format("cannot be written: {}", std::strerror(errno)));
-    done += static_cast<std::size_t>(n);
-  }
 }
 
 const char* scalar_name(std::uint32_t size) {
@@ -79,68 +70,47 @@ void save(Layer<T>& model, const std::filesystem::path& path) {
     bytes.insert(bytes.end(), data, data + static_cast<std::size_t>(p->size()) * sizeof(T));
   }
   put(bytes, checksum(bytes.data(), bytes.size()));
-
-  // A unique temporary name beside the target, so the rename stays on one file system.
-  const std::filesystem::path temporary =
-      path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw FileError(temporary, fmt::format("cannot be created (to save the model to {}): {}",
-                                           path.string(), std::strerror(errno)));
-  }
-  try {
-    write_all(fd, bytes, temporary);
-    if (::fsync(fd) != 0) {
-      throw FileError(temporary, fmt::format("cannot be flushed: {}", std::strerror(errno)));
-    }
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    throw;
-  }
-  ::close(fd);
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    ::unlink(temporary.c_str());
-    throw FileError(path, fmt::format("cannot be replaced: {}", ec.message()));
-  }
+  detail::write_atomically(path, bytes);
 }
 
 template <class T>
 void load(Layer<T>& model, const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw FileError(path, "no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path, "cannot be opened");
-  const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in),
-                                         std::istreambuf_iterator<char>()};
-  const std::size_t size = bytes.size();
-  if (size < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+  const detail::InputFile in(path);
+  const std::uintmax_t size = in.size();
+  // The header and the shapes are read and checked first: the parameters are read only once
+  // the file's size is exactly what this model needs.
+  unsigned char header[kHeader] = {};
+  in.read_at(0,
+             std::span(header, static_cast<std::size_t>(std::min<std::uintmax_t>(size, kHeader))),
+             "the header");
+  if (size < sizeof kMagic || std::memcmp(header, kMagic, sizeof kMagic) != 0) {
     throw FileError(path, "is not a model file: it does not start with ADNNMODL");
   }
   if (size < kHeader + kChecksum) throw FileError(path, "is truncated: it ends inside the header");
-  if (const auto version = get_u32(bytes, 8); version != kVersion) {
+  if (const auto version = get_u32(header, 8); version != kVersion) {
     throw FileError(
         path, fmt::format("has format version {}; this build reads version {}", version, kVersion));
   }
-  const std::uint32_t scalar = get_u32(bytes, 12);
+  const std::uint32_t scalar = get_u32(header, 12);
   if (scalar != 4 && scalar != 8) {
     throw FileError(
         path, fmt::format("has scalar size {}; expected 4 or 8: the file is corrupt", scalar));
   }
-  const std::uint32_t count = get_u32(bytes, 16);
+  const std::uint32_t count = get_u32(header, 16);
   if (count > (size - kHeader - kChecksum) / 8) {
     throw FileError(path, fmt::format("claims {} parameters, more than its {} bytes can describe: "
                                       "it is truncated or corrupt",
                                       count, size));
   }
+  std::vector<unsigned char> table(8 * std::size_t{count});
+  in.read_at(kHeader, table, "the parameter shapes");
   // Shapes are 32-bit, so each parameter's byte count fits in 64 bits; their sum is checked
   // against the file's size as it grows.
   std::uint64_t expected = kHeader + 8ull * count + kChecksum;
   std::vector<Shape> shapes(count);
   for (std::uint32_t i = 0; i < count; ++i) {
-    shapes[i] = {get_u32(bytes, kHeader + 8 * i), get_u32(bytes, kHeader + 8 * i + 4)};
+    shapes[i] = {get_u32(table.data(), 8 * std::size_t{i}),
+                 get_u32(table.data(), 8 * std::size_t{i} + 4)};
     expected += static_cast<std::uint64_t>(shapes[i].rows) *
                 static_cast<std::uint64_t>(shapes[i].cols) * scalar;
     if (expected > size) break;
@@ -149,12 +119,6 @@ void load(Layer<T>& model, const std::filesystem::path& path) {
     throw FileError(path, fmt::format("has {} bytes but its header describes {}{}: it is {}", size,
                                       expected > size ? "more than " : "", expected,
                                       expected > size ? "truncated" : "corrupt"));
-  }
-  const std::uint32_t stored = get_u32(bytes, size - kChecksum);
-  if (const std::uint32_t actual = checksum(bytes.data(), size - kChecksum); actual != stored) {
-    throw FileError(path, fmt::format("is corrupt: its checksum is {:08x} but its contents give "
-                                      "{:08x}",
-                                      stored, actual));
   }
   if (scalar != sizeof(T)) {
     throw FileError(path, fmt::format("holds {} values but the model is {}", scalar_name(scalar),
@@ -173,7 +137,15 @@ void load(Layer<T>& model, const std::filesystem::path& path) {
                             parameters[i]->name(), to_string(shapes[i]), to_string(model_shape)));
     }
   }
-  std::size_t offset = kHeader + 8 * count;
+  const std::vector<unsigned char> bytes = in.read_all(size);
+  const std::uint32_t stored = get_u32(bytes.data(), bytes.size() - kChecksum);
+  if (const std::uint32_t actual = checksum(bytes.data(), bytes.size() - kChecksum);
+      actual != stored) {
+    throw FileError(path, fmt::format("is corrupt: its checksum is {:08x} but its contents give "
+                                      "{:08x}",
+                                      stored, actual));
+  }
+  std::size_t offset = kHeader + 8 * std::size_t{count};
   for (Parameter<T>* p : parameters) {
     const auto n = static_cast<std::size_t>(p->size()) * sizeof(T);
     std::memcpy(p->value().data(), bytes.data() + offset, n);

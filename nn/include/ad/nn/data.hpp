@@ -30,7 +30,9 @@ struct IdxArray {
 };
 
 // Reads an IDX file, decompressing it if it is gzip (recognised by its content, not its
-// name). Files larger than max_bytes once decompressed are refused.
+// name). Files larger than max_bytes once decompressed are refused, and so are headers
+// whose inner dimensions (one item, such as an image) multiply past max_bytes even when the
+// outer count is 0. Only regular files are read.
 IdxArray read_idx(const std::filesystem::path& path, std::size_t max_bytes = std::size_t{1} << 32);
 
 template <class T>
@@ -41,7 +43,8 @@ struct Dataset {
 
   Index size() const { return x.cols(); }
   Index features() const { return x.rows(); }
-  // One more than the largest label; 0 without labels.
+  // One more than the largest label; 0 without labels. An ad::Error if a label is negative
+  // or INT_MAX (its count of classes would not be an int).
   int classes() const;
 
   // The samples at the given indices, in that order.
@@ -57,8 +60,16 @@ template <class T>
 Dataset<T> load_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
                     T scale = T(1) / T(255));
 
-// "train" or "t10k" from a directory in the MNIST layout: <split>-images-idx3-ubyte and
-// <split>-labels-idx1-ubyte, each plain or with .gz appended.
+// The files of a split ("train" or "t10k") in a directory in the MNIST layout:
+// <split>-images-idx3-ubyte and <split>-labels-idx1-ubyte, each plain or with .gz
+// appended. An nn::FileError naming the file that is missing.
+struct MnistFiles {
+  std::filesystem::path images;
+  std::filesystem::path labels;
+};
+MnistFiles mnist_files(const std::filesystem::path& dir, const std::string& split);
+
+// load_idx of mnist_files(dir, split).
 template <class T>
 Dataset<T> load_mnist(const std::filesystem::path& dir, const std::string& split,
                       T scale = T(1) / T(255));
@@ -69,11 +80,14 @@ struct CsvOptions {
   std::string label_name = {};
   int label_index = -1;
   char delimiter = ',';
+  // Larger files are refused before they are read.
+  std::uintmax_t max_bytes = std::uintmax_t{1} << 30;
 };
 
 // A numeric table, one sample per row. The first row is a header if any of its fields is
 // not a number. The target column becomes y (1 x samples) and, when every target is a
-// non-negative integer, also labels. The other columns become x.
+// non-negative integer below INT_MAX (so that the count of classes is an int), also labels.
+// The other columns become x. Only a regular file of at most max_bytes is read.
 template <class T>
 Dataset<T> read_csv(const std::filesystem::path& path, const CsvOptions& options = {});
 

@@ -22,14 +22,23 @@
 
 namespace ad::nn {
 
-// Writes to a temporary file in the same directory, flushes it to disk and renames it
-// over `path`, so an interrupted save leaves any earlier file intact.
+// Writes to a temporary file in the same directory (.<name>.adnn-tmp-<pid>-<random>),
+// flushes it to disk and renames it over `path`, so an interrupted save leaves any earlier
+// file intact and no partly written file under `path`. Temporaries that earlier saves of
+// `path` left behind when their process was killed are removed first.
 template <class T>
 void save(Layer<T>& model, const std::filesystem::path& path);
 
-// Reads and checks the whole file (size, magic, version, scalar type, checksum, every
-// shape against the model's) before changing any parameter; an nn::FileError otherwise.
+// Checks the header (size, magic, version, scalar type, every shape against the model's)
+// before reading the parameters, and the checksum before changing any of them; an
+// nn::FileError otherwise. Only a regular file is read (a directory, FIFO or device is
+// refused before anything is read from it), and never more than the model needs.
 template <class T>
 void load(Layer<T>& model, const std::filesystem::path& path);
+
+// Creates path's directory if missing and checks that a file can be written there (by
+// creating and removing a temporary beside it), so that a save at the end of a long run
+// cannot fail for a reason known at its start. An nn::FileError naming the path otherwise.
+void check_writable(const std::filesystem::path& path);
 
 }  // namespace ad::nn
