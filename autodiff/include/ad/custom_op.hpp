@@ -85,7 +85,10 @@ struct OpAccess {
   static U* allocate(Tape<T>& tape, std::size_t count) {
     return tape.arena_.template allocate<U>(count);
   }
-  static AdjointSlot<T> slot(const Rule<T>& r, int i) { return r.slot(i); }
+  template <class Saved>
+  static AdjointSlot<T> slot(const Rule<T, Saved>& r, int i) {
+    return r.slot(i);
+  }
 };
 
 [[noreturn]] void reject_empty_input(const char* op, std::source_location where);

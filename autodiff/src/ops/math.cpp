@@ -2,7 +2,10 @@
 // log-sigmoid family. Out-of-domain input gives the IEEE result; a tape with
 // check_finite(true) reports it as ad::NumericError.
 
-#include "support.hpp"
+#include "elementwise.hpp"
+
+#include <algorithm>
+#include <cmath>
 
 namespace ad {
 namespace {
@@ -28,7 +31,7 @@ struct Divide {
 };
 
 template <class T>
-struct Pow {
+struct Pow : detail::Elementwise<Pow<T>, T> {
   static constexpr OpInfo info{.name = "pow",
                                .also = "scalar p; `s / a` is `s · a^−1`",
                                .value = "C = A^p",
@@ -39,81 +42,79 @@ struct Pow {
   struct Saved {
     T p;
   };
-  static void value(const Rule<T, Saved>& r) { r.y().array() = r.x(0).array().pow(r.saved().p); }
-  static void adjoint(const Rule<T, Saved>& r) {
-    const T p = r.saved().p;
-    // A^0 is constant; p A^(p−1) would be 0 · ∞ at A = 0.
-    if (p == T(0)) return;
-    r.accumulate(0, r.ybar().array() * p * r.x(0).array().pow(p - T(1)));
+  static auto value_of(const auto& a, const Saved& s) {
+    using std::pow;
+    return pow(a, s.p);
+  }
+  // For p = 0 the exponent p − 1 is replaced by 0: 0 · A^0 is 0 for every A (IEEE's pow(x,
+  // 0) is 1), where 0 · A^−1 would be NaN at A = 0.
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar, const Saved& s) {
+    return cbar * s.p * a.pow(s.p == T(0) ? T(0) : s.p - T(1));
   }
 };
 
 template <class T>
-struct Sqrt {
+struct Sqrt : detail::Elementwise<Sqrt<T>, T> {
   static constexpr OpInfo info{.name = "sqrt",
                                .value = "C = √A",
                                .adjoint = "Ā += C̄ ⊘ (2 C)",
                                .domain = "IEEE (√ of a negative is NaN; the adjoint at 0 is Inf)"};
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().sqrt(); }
-  static void adjoint(const Rule<T>& r) {
-    r.accumulate(0, r.ybar().array() / (T(2) * r.y().array()));
+  static auto value_of(const auto& a) {
+    using std::sqrt;
+    return sqrt(a);
   }
+  static auto adjoint_of(const auto&, const auto& c, const auto& cbar) { return cbar / (T(2) * c); }
 };
 
 template <class T>
-struct Abs {
+struct Abs : detail::Elementwise<Abs<T>, T> {
   static constexpr OpInfo info{.name = "abs",
                                .value = "C = |A|",
                                .adjoint = "Ā += C̄ ⊙ sign(A)",
                                .domain = "total; subgradient 0 at 0"};
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().abs(); }
-  static void adjoint(const Rule<T>& r) {
-    r.accumulate(0, r.ybar().array() * r.x(0).array().sign());
+  static auto value_of(const auto& a) {
+    using std::abs;
+    return abs(a);
   }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return cbar * a.sign(); }
 };
 
 template <class T>
-struct Square {
+struct Square : detail::Elementwise<Square<T>, T> {
   static constexpr OpInfo info{
       .name = "square", .value = "C = A ⊙ A", .adjoint = "Ā += 2 C̄ ⊙ A", .domain = "total"};
-  static void value(const Rule<T>& r) { r.y().array() = r.x(0).array().square(); }
-  static void adjoint(const Rule<T>& r) {
-    r.accumulate(0, T(2) * r.ybar().array() * r.x(0).array());
-  }
+  static auto value_of(const auto& a) { return a * a; }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return T(2) * cbar * a; }
 };
 
 template <class T>
-struct Softplus {
+struct Softplus : detail::Elementwise<Softplus<T>, T> {
   static constexpr OpInfo info{.name = "softplus",
                                .value = "C = ln(1 + e^A) = max(A, 0) + ln(1 + e^−|A|)",
                                .adjoint = "Ā += C̄ ⊙ σ(A)",
                                .domain = "total; stable for any finite A"};
-  static void value(const Rule<T>& r) {
-    auto a = r.x(0).array();
-    r.y().array() = a.max(T(0)) + (-a.abs()).exp().log1p();
-  }
-  static void adjoint(const Rule<T>& r) {
-    r.accumulate(0, r.ybar().array() / (T(1) + (-r.x(0).array()).exp()));
+  static T value_of(T a) { return std::max(a, T(0)) + std::log1p(std::exp(-std::abs(a))); }
+  static auto value_of(const auto& a) { return a.max(T(0)) + (-a.abs()).exp().log1p(); }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
+    return cbar / (T(1) + (-a).exp());
   }
 };
 
 template <class T>
-struct LogSigmoid {
+struct LogSigmoid : detail::Elementwise<LogSigmoid<T>, T> {
   static constexpr OpInfo info{.name = "log_sigmoid",
                                .value = "C = ln σ(A) = min(A, 0) − ln(1 + e^−|A|)",
                                .adjoint = "Ā += C̄ ⊙ σ(−A)",
                                .domain = "total; stable for any finite A"};
-  static void value(const Rule<T>& r) {
-    auto a = r.x(0).array();
-    r.y().array() = a.min(T(0)) - (-a.abs()).exp().log1p();
-  }
-  static void adjoint(const Rule<T>& r) {
-    r.accumulate(0, r.ybar().array() / (T(1) + r.x(0).array().exp()));
+  static T value_of(T a) { return std::min(a, T(0)) - std::log1p(std::exp(-std::abs(a))); }
+  static auto value_of(const auto& a) { return a.min(T(0)) - (-a.abs()).exp().log1p(); }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
+    return cbar / (T(1) + a.exp());
   }
 };
 
 template <class T>
-struct Clamp {
+struct Clamp : detail::Elementwise<Clamp<T>, T> {
   static constexpr OpInfo info{.name = "clamp",
                                .value = "C = min(max(A, lo), hi)",
                                .adjoint = "Ā += C̄ ⊙ [lo ≤ A ≤ hi]",
@@ -121,14 +122,10 @@ struct Clamp {
   struct Saved {
     T lo, hi;
   };
-  static void value(const Rule<T, Saved>& r) {
-    const auto [lo, hi] = r.saved();
-    r.y().array() = r.x(0).array().max(lo).min(hi);
-  }
-  static void adjoint(const Rule<T, Saved>& r) {
-    const auto [lo, hi] = r.saved();
-    auto a = r.x(0).array();
-    r.accumulate(0, (a >= lo && a <= hi).select(r.ybar().array(), T(0)));
+  static T value_of(T a, const Saved& s) { return std::min(std::max(a, s.lo), s.hi); }
+  static auto value_of(const auto& a, const Saved& s) { return a.max(s.lo).min(s.hi); }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar, const Saved& s) {
+    return (a >= s.lo && a <= s.hi).select(cbar, T(0));
   }
 };
 
