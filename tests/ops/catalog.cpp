@@ -9,17 +9,19 @@ using ad::Shape;
 using ShapePair = std::pair<Shape, Shape>;
 
 // The shapes every op that takes any shape is checked on: a scalar, a row, a column and a
-// non-square matrix.
-const std::vector<Shape> unary_shapes = {{1, 1}, {1, 5}, {5, 1}, {3, 4}};
-const std::vector<Shape> small_shapes = {{1, 1}, {1, 4}, {4, 1}, {2, 3}};
-const std::vector<Shape> square_shapes = {{1, 1}, {2, 2}, {4, 4}};
-const std::vector<Shape> loss_shapes = {{1, 1}, {1, 5}, {4, 1}, {3, 2}, {2, 7}, {10, 3}};
+// non-square matrix. Functions, not globals: the family tests register their cases while
+// other files' globals may not be initialised yet.
+std::vector<Shape> unary_shapes() { return {{1, 1}, {1, 5}, {5, 1}, {3, 4}}; }
+std::vector<Shape> small_shapes() { return {{1, 1}, {1, 4}, {4, 1}, {2, 3}}; }
+std::vector<Shape> square_shapes() { return {{1, 1}, {2, 2}, {4, 4}}; }
+std::vector<Shape> loss_shapes() { return {{1, 1}, {1, 5}, {4, 1}, {3, 2}, {2, 7}, {10, 3}}; }
 
 // Shapes for broadcasting ops: equal, a row or a column or a scalar stretched, and both
 // stretched at once (a column against a row).
-const std::vector<ShapePair> broadcast_shapes = {
-    {{1, 1}, {1, 1}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{3, 4}, {3, 4}}, {{3, 4}, {1, 4}},
-    {{3, 4}, {3, 1}}, {{3, 4}, {1, 1}}, {{1, 1}, {3, 4}}, {{1, 4}, {3, 4}}, {{3, 1}, {1, 4}}};
+std::vector<ShapePair> broadcast_shapes() {
+  return {{{1, 1}, {1, 1}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{3, 4}, {3, 4}}, {{3, 4}, {1, 4}},
+          {{3, 4}, {3, 1}}, {{3, 4}, {1, 1}}, {{1, 1}, {3, 4}}, {{1, 4}, {3, 4}}, {{3, 1}, {1, 4}}};
+}
 
 std::vector<Sample> each(const std::vector<Shape>& shapes, Domain domain = Domain::any) {
   std::vector<Sample> samples;
@@ -67,55 +69,59 @@ void add_linear(std::vector<CatalogCase>& c) {
              {{2, 3}, {3, 1}},
              {{1, 3}, {3, 4}}})));
   c.push_back(make_case(
-      f, "transpose", "", "transpose", [](auto x) { return transpose(x[0]); }, each(unary_shapes)));
+      f, "transpose", "", "transpose", [](auto x) { return transpose(x[0]); },
+      each(unary_shapes())));
   // Scaling, negation and shifting by a scalar are one op, affine: C = α A + β.
-  const std::string_view affine = "`s * a`, `a + s`, `a - s`, `-a`, `a / s`";
+  const std::string_view affine_forms = "`s * a`, `a + s`, `a - s`, `-a`, `a / s`";
   c.push_back(make_case(
-      f, "affine", affine, "affine(a, -1.5, 0.25)", [](auto x) { return affine(x[0], -1.5, 0.25); },
-      each(unary_shapes)));
+      f, "affine", affine_forms, "affine(a, -1.5, 0.25)",
+      [](auto x) { return affine(x[0], -1.5, 0.25); }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "2.5 * a", [](auto x) { return 2.5 * x[0]; }, each(unary_shapes)));
+      f, "affine", affine_forms, "2.5 * a", [](auto x) { return 2.5 * x[0]; },
+      each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "a * 2.5", [](auto x) { return x[0] * 2.5; }, each(unary_shapes)));
+      f, "affine", affine_forms, "a * 2.5", [](auto x) { return x[0] * 2.5; },
+      each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "-a", [](auto x) { return -x[0]; }, each(unary_shapes)));
+      f, "affine", affine_forms, "-a", [](auto x) { return -x[0]; }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "a + 3", [](auto x) { return x[0] + 3.0; }, each(unary_shapes)));
+      f, "affine", affine_forms, "a + 3", [](auto x) { return x[0] + 3.0; }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "3 + a", [](auto x) { return 3.0 + x[0]; }, each(unary_shapes)));
+      f, "affine", affine_forms, "3 + a", [](auto x) { return 3.0 + x[0]; }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "a - 3", [](auto x) { return x[0] - 3.0; }, each(unary_shapes)));
+      f, "affine", affine_forms, "a - 3", [](auto x) { return x[0] - 3.0; }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "3 - a", [](auto x) { return 3.0 - x[0]; }, each(unary_shapes)));
+      f, "affine", affine_forms, "3 - a", [](auto x) { return 3.0 - x[0]; }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "affine", affine, "a / 4", [](auto x) { return x[0] / 4.0; }, each(small_shapes)));
+      f, "affine", affine_forms, "a / 4", [](auto x) { return x[0] / 4.0; }, each(small_shapes())));
 }
 
 void add_broadcast(std::vector<CatalogCase>& c) {
   const Family f = Family::broadcast;
   c.push_back(make_case(
-      f, "add", "`a + b`", "a + b", [](auto x) { return x[0] + x[1]; }, pairs(broadcast_shapes)));
+      f, "add", "`a + b`", "a + b", [](auto x) { return x[0] + x[1]; }, pairs(broadcast_shapes())));
   c.push_back(make_case(
       f, "subtract", "`a - b`", "a - b", [](auto x) { return x[0] - x[1]; },
-      pairs(broadcast_shapes)));
+      pairs(broadcast_shapes())));
   c.push_back(make_case(
       f, "hadamard", "", "hadamard", [](auto x) { return hadamard(x[0], x[1]); },
-      pairs(broadcast_shapes)));
+      pairs(broadcast_shapes())));
 }
 
 void add_elementwise(std::vector<CatalogCase>& c) {
   const Family f = Family::elementwise;
   c.push_back(make_case(
-      f, "sigmoid", "", "sigmoid", [](auto x) { return sigmoid(x[0]); }, each(unary_shapes)));
+      f, "sigmoid", "", "sigmoid", [](auto x) { return sigmoid(x[0]); }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "tanh", "", "tanh", [](auto x) { return tanh(x[0]); }, each(unary_shapes)));
+      f, "tanh", "", "tanh", [](auto x) { return tanh(x[0]); }, each(unary_shapes())));
   c.push_back(make_case(
       f, "relu", "", "relu", [](auto x) { return relu(x[0]); },
-      each(unary_shapes, Domain::away_from_zero)));
+      each(unary_shapes(), Domain::away_from_zero)));
   c.push_back(make_case(
-      f, "exp", "", "exp", [](auto x) { return exp(x[0]); }, each(unary_shapes)));
+      f, "exp", "", "exp", [](auto x) { return exp(x[0]); }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "log", "", "log", [](auto x) { return log(x[0]); }, each(unary_shapes, Domain::positive)));
+      f, "log", "", "log", [](auto x) { return log(x[0]); },
+      each(unary_shapes(), Domain::positive)));
 }
 
 void add_math(std::vector<CatalogCase>& c) {
@@ -135,89 +141,89 @@ void add_math(std::vector<CatalogCase>& c) {
   c.push_back(make_case(
       f, "divide", "`a / b`", "a / a", [](auto x) { return x[0] / x[0]; },
       each({{2, 3}}, Domain::positive)));
-  const std::string_view pow = "scalar p; `s / a` is `s · a^−1`";
+  const std::string_view pow_forms = "scalar p; `s / a` is `s · a^−1`";
   c.push_back(make_case(
-      f, "pow", pow, "pow 2.5", [](auto x) { return pow(x[0], 2.5); },
-      each(small_shapes, Domain::positive)));
+      f, "pow", pow_forms, "pow 2.5", [](auto x) { return pow(x[0], 2.5); },
+      each(small_shapes(), Domain::positive)));
   c.push_back(make_case(
-      f, "pow", pow, "pow -1", [](auto x) { return pow(x[0], -1.0); },
-      each(small_shapes, Domain::positive)));
+      f, "pow", pow_forms, "pow -1", [](auto x) { return pow(x[0], -1.0); },
+      each(small_shapes(), Domain::positive)));
   c.push_back(make_case(
-      f, "pow", pow, "pow 3 (negative base)", [](auto x) { return pow(x[0], 3.0); },
-      each(small_shapes)));
+      f, "pow", pow_forms, "pow 3 (negative base)", [](auto x) { return pow(x[0], 3.0); },
+      each(small_shapes())));
   c.push_back(make_case(
-      f, "pow", pow, "pow 0", [](auto x) { return pow(x[0], 0.0); }, each(small_shapes)));
+      f, "pow", pow_forms, "pow 0", [](auto x) { return pow(x[0], 0.0); }, each(small_shapes())));
   c.push_back(make_case(
-      f, "pow", pow, "scalar / a", [](auto x) { return 2.0 / x[0]; },
-      each(small_shapes, Domain::positive)));
+      f, "pow", pow_forms, "scalar / a", [](auto x) { return 2.0 / x[0]; },
+      each(small_shapes(), Domain::positive)));
   c.push_back(make_case(
       f, "sqrt", "", "sqrt", [](auto x) { return sqrt(x[0]); },
-      each(small_shapes, Domain::positive)));
+      each(small_shapes(), Domain::positive)));
   c.push_back(make_case(
       f, "abs", "", "abs", [](auto x) { return abs(x[0]); },
-      each(small_shapes, Domain::away_from_zero)));
+      each(small_shapes(), Domain::away_from_zero)));
   c.push_back(make_case(
-      f, "square", "", "square", [](auto x) { return square(x[0]); }, each(small_shapes)));
+      f, "square", "", "square", [](auto x) { return square(x[0]); }, each(small_shapes())));
   c.push_back(make_case(
-      f, "softplus", "", "softplus", [](auto x) { return softplus(x[0]); }, each(small_shapes)));
+      f, "softplus", "", "softplus", [](auto x) { return softplus(x[0]); }, each(small_shapes())));
   c.push_back(make_case(
       f, "log_sigmoid", "", "log_sigmoid", [](auto x) { return log_sigmoid(x[0]); },
-      each(small_shapes)));
+      each(small_shapes())));
   c.push_back(make_case(
       f, "clamp", "", "clamp to [-0.5, 0.5]", [](auto x) { return clamp(x[0], -0.5, 0.5); },
-      each(small_shapes, Domain::away_from_zero)));
+      each(small_shapes(), Domain::away_from_zero)));
 }
 
 void add_reduce(std::vector<CatalogCase>& c) {
   const Family f = Family::reduce;
   c.push_back(make_case(
-      f, "sum", "", "sum", [](auto x) { return sum(x[0]); }, each(unary_shapes)));
+      f, "sum", "", "sum", [](auto x) { return sum(x[0]); }, each(unary_shapes())));
   c.push_back(make_case(
-      f, "mean", "", "mean", [](auto x) { return mean(x[0]); }, each(unary_shapes)));
+      f, "mean", "", "mean", [](auto x) { return mean(x[0]); }, each(unary_shapes())));
   const std::string_view sum_axis = "along an axis: `Axis::rows` gives 1 x n, `Axis::cols` m x 1";
   const std::string_view max_axis = "per column with `Axis::rows`, per row with `Axis::cols`";
   for (ad::Axis axis : {ad::Axis::rows, ad::Axis::cols}) {
     const std::string along = axis == ad::Axis::rows ? " along rows" : " along cols";
     c.push_back(make_case(
         f, "sum", sum_axis, "sum" + along, [axis](auto x) { return sum(x[0], axis); },
-        each(small_shapes)));
+        each(small_shapes())));
     c.push_back(make_case(
         f, "mean", "along an axis", "mean" + along, [axis](auto x) { return mean(x[0], axis); },
-        each(small_shapes)));
+        each(small_shapes())));
     c.push_back(make_case(
         f, "max", max_axis, "max" + along, [axis](auto x) { return max(x[0], axis); },
-        each(small_shapes)));
+        each(small_shapes())));
   }
 }
 
 void add_algebra(std::vector<CatalogCase>& c) {
   const Family f = Family::algebra;
   c.push_back(make_case(
-      f, "trace", "", "trace", [](auto x) { return trace(x[0]); }, each(square_shapes)));
+      f, "trace", "", "trace", [](auto x) { return trace(x[0]); }, each(square_shapes())));
   c.push_back(make_case(
       f, "inverse", "", "inverse", [](auto x) { return inverse(x[0]); },
-      each(square_shapes, Domain::regular)));
+      each(square_shapes(), Domain::regular)));
   c.push_back(make_case(
       f, "inverse", "", "A⁻¹ A", [](auto x) { return inverse(x[0]) * x[0]; },
-      each(square_shapes, Domain::regular)));
+      each(square_shapes(), Domain::regular)));
   c.push_back(make_case(
-      f, "det", "", "det", [](auto x) { return det(x[0]); }, each(square_shapes)));
+      f, "det", "", "det", [](auto x) { return det(x[0]); }, each(square_shapes())));
   c.push_back(make_case(
       f, "logdet", "", "logdet", [](auto x) { return logdet(x[0]); },
-      each(square_shapes, Domain::regular)));
+      each(square_shapes(), Domain::regular)));
   c.push_back(make_case(
       f, "logdet", "", "logdet of negative det", [](auto x) { return logdet(x[0]); },
-      each(square_shapes, Domain::negative_det)));
+      each(square_shapes(), Domain::negative_det)));
   std::vector<Sample> systems;
-  for (Shape s : square_shapes) {
+  for (Shape s : square_shapes()) {
     for (Eigen::Index k : {1, 3}) systems.push_back({{s, Domain::regular}, {{s.rows, k}}});
   }
   c.push_back(make_case(
       f, "solve", "", "solve", [](auto x) { return solve(x[0], x[1]); }, systems));
   c.push_back(make_case(
-      f, "dot", "", "dot", [](auto x) { return dot(x[0], x[1]); }, each_twice(small_shapes)));
+      f, "dot", "", "dot", [](auto x) { return dot(x[0], x[1]); }, each_twice(small_shapes())));
   c.push_back(make_case(
-      f, "dot", "", "dot(a, a)", [](auto x) { return dot(x[0], x[0]); }, each(small_shapes)));
+      f, "dot", "", "dot(a, a)", [](auto x) { return dot(x[0], x[0]); }, each(small_shapes())));
   std::vector<Sample> column_pairs;
   for (Eigen::Index m : {1, 3}) {
     for (Eigen::Index n : {1, 2}) column_pairs.push_back({{{m, 1}}, {{n, 1}}});
@@ -225,7 +231,7 @@ void add_algebra(std::vector<CatalogCase>& c) {
   c.push_back(make_case(
       f, "outer", "", "outer", [](auto x) { return outer(x[0], x[1]); }, column_pairs));
   c.push_back(make_case(
-      f, "norm", "", "norm", [](auto x) { return norm(x[0]); }, each(small_shapes)));
+      f, "norm", "", "norm", [](auto x) { return norm(x[0]); }, each(small_shapes())));
   // A 1x1 input is a column vector to diag: its matrix form starts at 2x2.
   c.push_back(make_case(
       f, "diag", "of a column vector", "diag of vector", [](auto x) { return diag(x[0]); },
@@ -239,33 +245,34 @@ void add_structure(std::vector<CatalogCase>& c) {
   const Family f = Family::structure;
   c.push_back(make_case(
       f, "reshape", "", "reshape to cols x rows",
-      [](auto x) { return reshape(x[0], x[0].cols(), x[0].rows()); }, each(small_shapes)));
+      [](auto x) { return reshape(x[0], x[0].cols(), x[0].rows()); }, each(small_shapes())));
   c.push_back(make_case(
       f, "reshape", "", "reshape to a row",
-      [](auto x) { return reshape(x[0], 1, x[0].rows() * x[0].cols()); }, each(small_shapes)));
+      [](auto x) { return reshape(x[0], 1, x[0].rows() * x[0].cols()); }, each(small_shapes())));
   c.push_back(make_case(
       f, "block", "", "block: the last row",
-      [](auto x) { return block(x[0], x[0].rows() - 1, 0, 1, x[0].cols()); }, each(small_shapes)));
+      [](auto x) { return block(x[0], x[0].rows() - 1, 0, 1, x[0].cols()); },
+      each(small_shapes())));
   c.push_back(make_case(
       f, "block", "", "block inside", [](auto x) { return block(x[0], 1, 1, 2, 2); },
       each({{3, 4}})));
   c.push_back(make_case(
       f, "row", "", "row: the last", [](auto x) { return row(x[0], x[0].rows() - 1); },
-      each(small_shapes)));
+      each(small_shapes())));
   c.push_back(make_case(
       f, "col", "", "col: the last", [](auto x) { return col(x[0], x[0].cols() - 1); },
-      each(small_shapes)));
+      each(small_shapes())));
   c.push_back(make_case(
       f, "hcat", "", "hcat of three parts, one twice",
       [](auto x) {
         return ad::hcat({x[0], x[1], x[0]});
       },
-      each_twice(small_shapes)));
+      each_twice(small_shapes())));
   c.push_back(make_case(
       f, "hcat", "", "hcat of different widths", [](auto x) { return hcat(x[0], x[1]); },
       pairs({{{2, 1}, {2, 3}}})));
   c.push_back(make_case(
-      f, "vcat", "", "vcat", [](auto x) { return vcat(x[0], x[1]); }, each_twice(small_shapes)));
+      f, "vcat", "", "vcat", [](auto x) { return vcat(x[0], x[1]); }, each_twice(small_shapes())));
   c.push_back(make_case(
       f, "vcat", "", "vcat of different heights", [](auto x) { return vcat(x[0], x[1]); },
       pairs({{{1, 3}, {2, 3}}})));
@@ -280,15 +287,15 @@ void add_structure(std::vector<CatalogCase>& c) {
 void add_softmax_losses(std::vector<CatalogCase>& c) {
   const Family f = Family::softmax_losses;
   c.push_back(make_case(
-      f, "softmax", "", "softmax", [](auto x) { return softmax(x[0]); }, each(small_shapes)));
+      f, "softmax", "", "softmax", [](auto x) { return softmax(x[0]); }, each(small_shapes())));
   c.push_back(make_case(
       f, "log_softmax", "", "log_softmax", [](auto x) { return log_softmax(x[0]); },
-      each(small_shapes)));
+      each(small_shapes())));
   c.push_back(make_case(
       f, "softmax_cross_entropy", "against target probabilities P",
       "softmax_cross_entropy against probabilities",
       [](auto x) { return softmax_cross_entropy(x[0], x[1]); },
-      each_twice(small_shapes, Domain::any, Domain::probabilities)));
+      each_twice(small_shapes(), Domain::any, Domain::probabilities)));
   c.push_back(make_case(
       f, "softmax_cross_entropy", "against integer labels y",
       "softmax_cross_entropy against labels",
@@ -296,14 +303,14 @@ void add_softmax_losses(std::vector<CatalogCase>& c) {
         const std::vector<int> labels = cycling_labels(x[0].rows(), x[0].cols());
         return softmax_cross_entropy(x[0], std::span<const int>(labels));
       },
-      each(loss_shapes)));
+      each(loss_shapes())));
   // Targets need not be 0 or 1: soft targets in [0, 1] are differentiated too.
   c.push_back(make_case(
       f, "binary_cross_entropy_with_logits", "", "binary_cross_entropy_with_logits",
       [](auto x) { return binary_cross_entropy_with_logits(x[0], x[1]); },
-      each_twice(loss_shapes, Domain::any, Domain::unit_interval)));
+      each_twice(loss_shapes(), Domain::any, Domain::unit_interval)));
   c.push_back(make_case(
-      f, "mse", "", "mse", [](auto x) { return mse(x[0], x[1]); }, each_twice(loss_shapes)));
+      f, "mse", "", "mse", [](auto x) { return mse(x[0], x[1]); }, each_twice(loss_shapes())));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "op_checks.hpp"
 
+#include <map>
 #include <sstream>
 
 namespace ad_test {
@@ -51,8 +52,21 @@ bool contains(const std::exception& e, const std::string& part) {
 void check_catalog_case(const CatalogCase& c) {
   std::ostringstream name;
   name << c;
+  BOOST_TEST(!c.samples.empty(), name.str() << ": no samples");
   std::mt19937_64 rng(std::hash<std::string>{}(c.label));
   for (const Sample& sample : c.samples) check_op(name.str(), c.f, draw(sample, rng));
+}
+
+bool register_catalog(Family family) {
+  boost::unit_test::test_suite* suite = BOOST_TEST_SUITE("catalog");
+  std::map<std::string_view, int> cases_of_op;
+  for (const CatalogCase& c : cases_of(family)) {
+    const std::string name = fmt::format("{}_{}", c.name, cases_of_op[c.name]++);
+    suite->add(
+        boost::unit_test::make_test_case([c] { check_catalog_case(c); }, name, __FILE__, __LINE__));
+  }
+  boost::unit_test::framework::master_test_suite().add(suite);
+  return true;
 }
 
 }  // namespace ad_test

@@ -100,6 +100,12 @@ void check_op(const std::string& name, const F& f, const std::vector<Mat>& input
 // check_op of the case at each of its samples, drawn from a generator seeded by its label.
 void check_catalog_case(const CatalogCase& c);
 
+// Registers a test suite "catalog" with one test case per catalog case of the family, named
+// <op>_<k> for the op's k-th case (catalog/pow_2), so that each case passes or fails on its
+// own. Called at static initialisation, as Boost's own test case registrars are; returns
+// true.
+bool register_catalog(Family family);
+
 // f throws E, and the message contains every fragment (op name, shapes, why, the caller's
 // file).
 template <class E = ad::ShapeError>

@@ -4,17 +4,15 @@
 #define BOOST_TEST_MODULE ops_broadcast
 #include "op_checks.hpp"
 
-#include <boost/test/data/test_case.hpp>
-
 using ad_test::Mat;
 
 namespace {
 const std::string here = "test_broadcast.cpp";
 }  // namespace
 
-BOOST_DATA_TEST_CASE(catalog_cases, ad_test::cases_of(ad_test::Family::broadcast), c) {
-  ad_test::check_catalog_case(c);
-}
+// The family's catalog cases, one test case each (catalog/<op>_<k>).
+[[maybe_unused]] const bool catalog_registered =
+    ad_test::register_catalog(ad_test::Family::broadcast);
 
 BOOST_AUTO_TEST_CASE(broadcast_values_follow_numpy) {
   ad::Tape<double> tape;

@@ -5,8 +5,6 @@
 #define BOOST_TEST_MODULE ops_elementwise
 #include "op_checks.hpp"
 
-#include <boost/test/data/test_case.hpp>
-
 #include <cmath>
 
 using ad_test::Domain;
@@ -16,9 +14,9 @@ namespace {
 const std::string here = "test_elementwise.cpp";
 }  // namespace
 
-BOOST_DATA_TEST_CASE(catalog_cases, ad_test::cases_of(ad_test::Family::elementwise), c) {
-  ad_test::check_catalog_case(c);
-}
+// The family's catalog cases, one test case each (catalog/<op>_<k>).
+[[maybe_unused]] const bool catalog_registered =
+    ad_test::register_catalog(ad_test::Family::elementwise);
 
 // The elementwise ops view operands of up to 4 elements as arrays of a size fixed at compile
 // time and larger ones as dynamic: every size from 1 to 6, against the scalar function and

@@ -7,8 +7,6 @@
 
 #include <ad/kernels/product.hpp>
 
-#include <boost/test/data/test_case.hpp>
-
 #include <array>
 #include <cmath>
 #include <limits>
@@ -19,9 +17,8 @@ namespace {
 const std::string here = "test_linear.cpp";
 }  // namespace
 
-BOOST_DATA_TEST_CASE(catalog_cases, ad_test::cases_of(ad_test::Family::linear), c) {
-  ad_test::check_catalog_case(c);
-}
+// The family's catalog cases, one test case each (catalog/<op>_<k>).
+[[maybe_unused]] const bool catalog_registered = ad_test::register_catalog(ad_test::Family::linear);
 
 // Products up to 4x4x4 run in kernels with the sizes fixed at compile time, up to 8x8x8 in
 // plain loops, beyond in Eigen's GEMM: every one of the 64 kernels and a size on each side

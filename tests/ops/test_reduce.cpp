@@ -4,8 +4,6 @@
 #define BOOST_TEST_MODULE ops_reduce
 #include "op_checks.hpp"
 
-#include <boost/test/data/test_case.hpp>
-
 using ad_test::Mat;
 using V = ad::Var<double>;
 
@@ -13,9 +11,8 @@ namespace {
 const std::string here = "test_reduce.cpp";
 }  // namespace
 
-BOOST_DATA_TEST_CASE(catalog_cases, ad_test::cases_of(ad_test::Family::reduce), c) {
-  ad_test::check_catalog_case(c);
-}
+// The family's catalog cases, one test case each (catalog/<op>_<k>).
+[[maybe_unused]] const bool catalog_registered = ad_test::register_catalog(ad_test::Family::reduce);
 
 BOOST_AUTO_TEST_CASE(max_subgradient_goes_to_the_first_maximum) {
   ad::Tape<double> tape;

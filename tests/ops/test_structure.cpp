@@ -4,8 +4,6 @@
 #define BOOST_TEST_MODULE ops_structure
 #include "op_checks.hpp"
 
-#include <boost/test/data/test_case.hpp>
-
 using ad_test::Mat;
 using V = ad::Var<double>;
 
@@ -13,9 +11,9 @@ namespace {
 const std::string here = "test_structure.cpp";
 }  // namespace
 
-BOOST_DATA_TEST_CASE(catalog_cases, ad_test::cases_of(ad_test::Family::structure), c) {
-  ad_test::check_catalog_case(c);
-}
+// The family's catalog cases, one test case each (catalog/<op>_<k>).
+[[maybe_unused]] const bool catalog_registered =
+    ad_test::register_catalog(ad_test::Family::structure);
 
 // A shape error names the op, the shapes, why, and the caller's line in this file.
 BOOST_AUTO_TEST_CASE(shape_errors_name_the_op_the_shapes_and_why) {
