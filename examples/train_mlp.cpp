@@ -10,10 +10,16 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
+#include <stdexcept>
+#include <string_view>
 
 namespace nn = ad::nn;
 
@@ -61,14 +67,97 @@ nn::Schedule make_schedule(const Options& o) {
 // The path as given if absolute or with a directory, else inside the output directory.
 std::filesystem::path output_path(const Options& o, const std::string& name) {
   const std::filesystem::path p(name);
-  return p.has_parent_path() ? p : o.out / p;
+  return p.has_parent_path() || o.out.empty() ? p : o.out / p;
+}
+
+// The text of a number option, parsed whole; nullopt if it is not one number.
+template <class N>
+std::optional<N> parse(std::string_view text) {
+  if (text.starts_with('+')) text.remove_prefix(1);
+  N value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// A check that an option is a finite number in a range, with a message that says so in
+// short ("must be a finite number in (0, 10], got 1e300") instead of CLI11's, which prints
+// the largest double in full.
+CLI::Validator real_in(double low, double high, bool low_open, bool high_open) {
+  const std::string range =
+      fmt::format("{}{:g}, {:g}{}", low_open ? "(" : "[", low, high, high_open ? ")" : "]");
+  return {[=](std::string& text) -> std::string {
+            const auto v = parse<double>(text);
+            const bool inside = v && std::isfinite(*v) && (low_open ? *v > low : *v >= low) &&
+                                (high_open ? *v < high : *v <= high);
+            return inside ? std::string()
+                          : fmt::format("must be a finite number in {}, got '{}'", range, text);
+          },
+          range};
+}
+
+// The same for a whole number in [low, high].
+CLI::Validator integer_in(long long low, long long high) {
+  const std::string range = fmt::format("[{}, {}]", low, high);
+  return {[=](std::string& text) -> std::string {
+            const auto v = parse<long long>(text);
+            return v && *v >= low && *v <= high
+                       ? std::string()
+                       : fmt::format("must be a whole number in {}, got '{}'", range, text);
+          },
+          range};
+}
+
+// The largest network this program builds: its parameters, their gradients and Adam's two
+// moments stay well within a machine's memory (4 x 4 bytes each: 4 GiB at this limit).
+constexpr double kMaxParameters = 1 << 28;
+
+// The parameters of a dense network of these layer sizes, in double so that it cannot wrap.
+double parameter_count(const std::vector<Eigen::Index>& sizes) {
+  double count = 0;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+    count += static_cast<double>(sizes[i] + 1) * static_cast<double>(sizes[i + 1]);
+  }
+  return count;
+}
+
+std::string join_sizes(const std::vector<Eigen::Index>& sizes) {
+  std::string s;
+  for (const Eigen::Index n : sizes) s += (s.empty() ? "" : "-") + std::to_string(n);
+  return s;
 }
 
 int run(const Options& o) {
+  // Everything that can be checked before training is checked first, so that a run cannot
+  // fail after its epochs (losing the model) for a reason known at its start.
+  const auto model_path = output_path(o, o.model);
+  const auto history_path = output_path(o, o.history);
+  const auto plot_path = output_path(o, o.plot);
+  if (plot_path.extension() != ".png" && plot_path.extension() != ".svg") {
+    throw nn::FileError(plot_path, "the curves' file (--plot) must end in .png or .svg");
+  }
+  for (const auto& path : {model_path, history_path, plot_path}) nn::check_writable(path);
+
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
-  nn::Dataset<float> train = nn::load_mnist<float>(o.data, "train");
-  const nn::Dataset<float> test = nn::load_mnist<float>(o.data, "t10k");
+  const nn::MnistFiles train_files = nn::mnist_files(o.data, "train");
+  const nn::MnistFiles test_files = nn::mnist_files(o.data, "t10k");
+  nn::Dataset<float> train = nn::load_idx<float>(train_files.images, train_files.labels);
+  const nn::Dataset<float> test = nn::load_idx<float>(test_files.images, test_files.labels);
+  auto require_images = [](const nn::Dataset<float>& data, const nn::MnistFiles& files) {
+    if (data.size() == 0) {
+      throw nn::FileError(files.images, "holds no images: an empty data set cannot be used");
+    }
+  };
+  require_images(train, train_files);
+  require_images(test, test_files);
+  if (test.features() != train.features()) {
+    throw nn::FileError(
+        test_files.images,
+        fmt::format("holds images of {} pixels but the training images ({}) have "
+                    "{}: the two sets must have images of one size",
+                    test.features(), train_files.images.string(), train.features()));
+  }
   if (o.limit > 0 && o.limit < train.size()) {
     std::vector<Eigen::Index> first(static_cast<std::size_t>(o.limit));
     std::iota(first.begin(), first.end(), Eigen::Index{0});
@@ -81,6 +170,12 @@ int run(const Options& o) {
   std::vector<Eigen::Index> sizes = {train.features()};
   sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
   sizes.push_back(std::max(train.classes(), test.classes()));
+  if (const double count = parameter_count(sizes); count > kMaxParameters) {
+    throw std::invalid_argument(fmt::format(
+        "the network {} would have {:.3g} parameters, more than this program's limit of {:.3g}: "
+        "choose smaller --hidden layers (or images)",
+        join_sizes(sizes), count, kMaxParameters));
+  }
   std::mt19937_64 rng(o.seed);
   nn::Sequential<float> model =
       nn::mlp<float>(sizes, nn::parse_activation(o.activation), rng, nn::parse_init(o.init));
@@ -106,10 +201,6 @@ int run(const Options& o) {
   fmt::print("test loss: {:.4f}\n", result.loss);
   fmt::print("test accuracy: {:.4f}\n", result.accuracy);
 
-  std::filesystem::create_directories(o.out);
-  const auto model_path = output_path(o, o.model);
-  const auto history_path = output_path(o, o.history);
-  const auto plot_path = output_path(o, o.plot);
   nn::save(model, model_path);
   history.write_csv(history_path);
   fmt::print("\nsaved the model to {}\nsaved the history to {}\n", model_path.string(),
@@ -135,6 +226,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden layer sizes, e.g. 256,128")
       ->delimiter(',')
+      ->check(integer_in(1, 1 << 16))
       ->capture_default_str();
   app.add_option("--activation", o.activation, "hidden activation")
       ->check(CLI::IsMember({"relu", "tanh", "sigmoid", "identity"}))
@@ -146,7 +238,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
       ->capture_default_str();
   app.add_option("--lr", o.lr, "learning rate (the peak, with a schedule)")
-      ->check(CLI::PositiveNumber)
+      ->check(real_in(0, 10, true, false))
       ->capture_default_str();
   app.add_option("--schedule", o.schedule,
                  "learning-rate schedule: cosine (to 0 at the last epoch), step (x0.1 every "
@@ -155,18 +247,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay,
                  "L2 penalty (adam, sgd) or decoupled decay (adamw)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(real_in(0, 1, false, false))
       ->capture_default_str();
   app.add_option("--momentum", o.momentum, "momentum (sgd)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(real_in(0, 1, false, true))
       ->capture_default_str();
-  app.add_option("--epochs", o.epochs, "epochs")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--epochs", o.epochs, "epochs")->check(integer_in(1, 1000))->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "samples per step")
-      ->check(CLI::Range(Eigen::Index{1}, Eigen::Index{1} << 20))
+      ->check(integer_in(1, 1 << 20))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of initialisation and shuffling")->capture_default_str();
   app.add_option("--limit", o.limit, "train on the first N images only (0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(integer_in(0, std::numeric_limits<std::int32_t>::max()))
       ->capture_default_str();
   app.add_option("--out", o.out, "output directory")->capture_default_str();
   app.add_option("--model", o.model, "model file (in --out unless it has a directory)")
