@@ -216,13 +216,6 @@ struct Origin {
   std::source_location where;
 };
 
-}  // namespace detail
-
-// An op's inputs, referred to rather than copied: copying a handle the caller has just
-// stored made the CPU wait for the store (a third of the time of recording a 2x2 product).
-template <class T>
-using InputList = std::initializer_list<std::reference_wrapper<const Var<T>>>;
-
 // What an op records besides its inputs: its name, output shape, adjoint rule and saved
 // state (the op's Saved object in the tape's arena, or null).
 template <class T>
@@ -232,6 +225,13 @@ struct OpRecord {
   AdjointRule<T> rule;
   void* saved = nullptr;
 };
+
+}  // namespace detail
+
+// An op's inputs, referred to rather than copied: copying a handle the caller has just
+// stored made the CPU wait for the store (a third of the time of recording a 2x2 product).
+template <class T>
+using InputList = std::initializer_list<std::reference_wrapper<const Var<T>>>;
 
 // A matrix an op keeps on the tape for its adjoint (see Rule::save). A plain record, so
 // that it can sit in an op's Saved state; valid until the tape is cleared.
@@ -310,7 +310,7 @@ class Tape {
   // the op then computes its value. Inputs is a braced list or a span of Vars. Inline, as it
   // runs once per op: a 2x2 op costs little more than this bookkeeping.
   template <class Inputs>
-  Var<T> append(const OpRecord<T>& op, const Inputs& inputs, std::source_location where) {
+  Var<T> append(const detail::OpRecord<T>& op, const Inputs& inputs, std::source_location where) {
     const auto arity = static_cast<std::uint32_t>(inputs.size());
     bool needs_grad = false;
     for (const Var<T>& v : inputs) needs_grad = needs_grad || nodes_[v.index_].needs_grad;
