@@ -41,7 +41,11 @@ std::filesystem::path directory_of(const std::filesystem::path& file) {
 
 // The prefix every temporary of `target` starts with.
 std::string temporary_prefix(const std::filesystem::path& target) {
-  return "." + target.filename().string() + std::string(kTemporaryMarker);
+  // Appended piece by piece: GCC 12 reports a false -Wrestrict for "." + std::string.
+  std::string prefix = ".";
+  prefix += target.filename().string();
+  prefix += kTemporaryMarker;
+  return prefix;
 }
 
 // The process that created a temporary, from the rest of its name after the prefix
