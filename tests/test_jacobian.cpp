@@ -222,3 +222,18 @@ BOOST_AUTO_TEST_CASE(division_operators) {
   BOOST_TEST(((2.0 / b).value() - (2.0 / bm.array()).matrix()).cwiseAbs().maxCoeff() < 1e-15);
   BOOST_TEST(std::string((a / b).op()) == "divide");
 }
+
+BOOST_AUTO_TEST_CASE(gradcheck_jacobian_refuses_options_that_cannot_check) {
+  int calls = 0;
+  const ad::Function<double> f = [&](std::span<const V> x) {
+    ++calls;
+    return x[0];
+  };
+  for (const auto& [step, projections] : {std::pair{std::nan(""), 3}, {-1e-6, 3}, {1e-6, 0}}) {
+    ad::JacobianCheckOptions options;
+    options.tolerances.step = step;
+    options.projections = projections;
+    BOOST_CHECK_THROW(ad::gradcheck_jacobian(f, {Mat::Ones(2, 1)}, options), ad::Error);
+  }
+  BOOST_TEST(calls == 0);
+}

@@ -72,6 +72,8 @@ struct JacobianCheckOptions {
 // (input-shaped) from N(0, 1), and compares vᵀJu from the vector-Jacobian product with
 // (vᵀf(x + hu) − vᵀf(x − hu)) / 2h; worst_row is then the projection's number. A wrong
 // Jacobian entry shows up in a projection with probability 1.
+// Bad options (a step or tolerance as gradcheck refuses them, a negative full_limit, fewer
+// than one projection) are an ad::Error before f is called.
 GradcheckResult gradcheck_jacobian(const Function<double>& f,
                                    const std::vector<Matrix<double>>& inputs,
                                    const JacobianCheckOptions& options = {});
