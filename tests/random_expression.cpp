@@ -29,6 +29,7 @@ enum Kind {
   kExp,
   kLog,
   kSqrt,
+  kLog1p,
   kPow,
   kAbs,
   kSquare,
@@ -102,6 +103,8 @@ V apply(const Step& s, const std::vector<V>& nodes, Tape<double>& tape) {
       return log(in(0));
     case kSqrt:
       return sqrt(in(0));
+    case kLog1p:
+      return log1p(in(0));
     case kPow:
       return pow(in(0), s.scalar);
     case kAbs:
@@ -341,6 +344,7 @@ class Builder {
         return;
       case kLog:
       case kSqrt:
+      case kLog1p:
         emit(kind, {positive(a)});
         return;
       case kPow: {

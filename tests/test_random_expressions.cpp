@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(the_quick_set_reaches_every_op) {
   std::set<std::string> all;
   for (const ad::OpInfo& op : ad::op_table()) all.emplace(op.name);
   std::set<std::string> seen;
-  const std::regex call("([a-z_]+)\\(");
+  const std::regex call("([a-z_][a-z_0-9]*)\\(");  // op names may hold digits (log1p)
   for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
     const std::string text = ad::testing::random_expression(seed).text();
     for (std::sregex_iterator it(text.begin(), text.end(), call), end; it != end; ++it) {

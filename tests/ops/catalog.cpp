@@ -160,6 +160,9 @@ void add_math(std::vector<CatalogCase>& c) {
       f, "sqrt", "", "sqrt", [](auto x) { return sqrt(x[0]); },
       each(small_shapes(), Domain::positive)));
   c.push_back(make_case(
+      f, "log1p", "", "log1p", [](auto x) { return log1p(x[0]); },
+      each(small_shapes(), Domain::positive)));
+  c.push_back(make_case(
       f, "abs", "", "abs", [](auto x) { return abs(x[0]); },
       each(small_shapes(), Domain::away_from_zero)));
   c.push_back(make_case(

@@ -1,4 +1,4 @@
-// The math ops (divide, pow, sqrt, abs, square, softplus, log_sigmoid, clamp): the catalog's
+// The math ops (divide, pow, sqrt, log1p, abs, square, softplus, log_sigmoid, clamp): the catalog's
 // gradient checks, stability at arguments of magnitude 1e4, the domain policy for
 // out-of-domain input, and the errors for inputs that do not fit.
 
@@ -40,6 +40,20 @@ BOOST_AUTO_TEST_CASE(softplus_and_log_sigmoid_at_1e4) {
   BOOST_TEST(x.grad()(0, 2) == 0.0);
 }
 
+// ln(1 + x) for x = 1e-12 by the series x − x²/2 + x³/3 (the next term is below 1e-48);
+// ln of the rounded 1 + x would be wrong from the fifth digit.
+BOOST_AUTO_TEST_CASE(log1p_is_exact_near_zero) {
+  ad::Tape<double> tape;
+  const double t = 1e-12;
+  const V x = tape.variable(Mat::Constant(1, 2, t));
+  const V c = log1p(x);
+  const double series = t - t * t / 2 + t * t * t / 3;
+  BOOST_TEST(std::abs(c.value()(0, 0) - series) <= 1e-16 * series);
+  BOOST_TEST(std::abs(std::log(1 + t) - series) > 1e-6 * series);  // what log(1 + x) gives
+  tape.backward(sum(c));
+  BOOST_TEST(std::abs(x.grad()(0, 1) - 1 / (1 + t)) <= 1e-16);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(domain)
@@ -49,6 +63,8 @@ BOOST_AUTO_TEST_CASE(out_of_domain_is_ieee_unless_checking) {
   const V x = tape.variable(-Mat::Ones(2, 2));
   BOOST_TEST(std::isnan(sqrt(x).value()(0, 0)));
   BOOST_TEST(std::isnan(log(x).value()(0, 0)));
+  BOOST_TEST(std::isinf(log1p(x).value()(0, 0)));  // ln(1 − 1)
+  BOOST_TEST(std::isnan(log1p(2.0 * x).value()(0, 0)));
   BOOST_TEST(std::isnan(pow(x, 0.5).value()(0, 0)));
   BOOST_TEST(std::isinf((x / tape.constant(Mat::Zero(1, 1))).value()(0, 0)));
   tape.check_finite(true);
@@ -80,6 +96,8 @@ BOOST_AUTO_TEST_CASE(invalid_inputs_name_the_op) {
       "pow", [](const V& a) { pow(a, 2.0); }, here);
   check_invalid_inputs(
       "sqrt", [](const V& a) { sqrt(a); }, here);
+  check_invalid_inputs(
+      "log1p", [](const V& a) { log1p(a); }, here);
   check_invalid_inputs(
       "abs", [](const V& a) { abs(a); }, here);
   check_invalid_inputs(

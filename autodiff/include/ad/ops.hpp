@@ -125,6 +125,9 @@ Var<T> pow(const Var<T>& a, std::type_identity_t<T> p,
 // C = √A                        Ā += C̄ ⊘ (2 C)
 template <class T>
 Var<T> sqrt(const Var<T>& a, std::source_location where = std::source_location::current());
+// C = ln(1 + A)                 Ā += C̄ ⊘ (1 + A)       (exact near 0, where ln(1 + A) is not)
+template <class T>
+Var<T> log1p(const Var<T>& a, std::source_location where = std::source_location::current());
 // C = |A|                       Ā += C̄ ⊙ sign(A)      (subgradient 0 at 0)
 template <class T>
 Var<T> abs(const Var<T>& a, std::source_location where = std::source_location::current());

@@ -67,6 +67,20 @@ struct Sqrt : detail::Elementwise<Sqrt<T>, T> {
 };
 
 template <class T>
+struct Log1p : detail::Elementwise<Log1p<T>, T> {
+  static constexpr OpInfo info{
+      .name = "log1p",
+      .value = "C = ln(1 + A)",
+      .adjoint = "Ā += C̄ ⊘ (1 + A)",
+      .domain = "IEEE (−Inf at A = −1, NaN below); exact near 0, where ln(1 + A) loses digits"};
+  static auto value_of(const auto& a) {
+    using std::log1p;
+    return log1p(a);
+  }
+  static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return cbar / (T(1) + a); }
+};
+
+template <class T>
 struct Abs : detail::Elementwise<Abs<T>, T> {
   static constexpr OpInfo info{.name = "abs",
                                .value = "C = |A|",
@@ -147,6 +161,11 @@ Var<T> sqrt(const Var<T>& a, std::source_location where) {
 }
 
 template <class T>
+Var<T> log1p(const Var<T>& a, std::source_location where) {
+  return detail::elementwise<Log1p<T>>("log1p", a, where);
+}
+
+template <class T>
 Var<T> abs(const Var<T>& a, std::source_location where) {
   return detail::elementwise<Abs<T>>("abs", a, where);
 }
@@ -183,6 +202,8 @@ template Var<float> pow(const Var<float>&, float, std::source_location);
 template Var<double> pow(const Var<double>&, double, std::source_location);
 template Var<float> sqrt(const Var<float>&, std::source_location);
 template Var<double> sqrt(const Var<double>&, std::source_location);
+template Var<float> log1p(const Var<float>&, std::source_location);
+template Var<double> log1p(const Var<double>&, std::source_location);
 template Var<float> abs(const Var<float>&, std::source_location);
 template Var<double> abs(const Var<double>&, std::source_location);
 template Var<float> square(const Var<float>&, std::source_location);
@@ -197,8 +218,9 @@ template Var<double> clamp(const Var<double>&, double, double, std::source_locat
 namespace detail {
 std::span<const OpInfo> math_ops() {
   static constexpr OpInfo rows[] = {
-      Divide<double>::info, Pow<double>::info,      Sqrt<double>::info,       Abs<double>::info,
-      Square<double>::info, Softplus<double>::info, LogSigmoid<double>::info, Clamp<double>::info};
+      Divide<double>::info,   Pow<double>::info,        Sqrt<double>::info,
+      Log1p<double>::info,    Abs<double>::info,        Square<double>::info,
+      Softplus<double>::info, LogSigmoid<double>::info, Clamp<double>::info};
   return rows;
 }
 }  // namespace detail
