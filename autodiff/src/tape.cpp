@@ -213,10 +213,12 @@ Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, b
                      std::source_location where) {
   check_shape(op, {value.rows(), value.cols()}, where);
   const auto size = static_cast<std::size_t>(value.size());
+  T* storage = arena_.allocate<T>(size);
+  T* adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
   detail::Node<T>& n = nodes_.emplace_back();
   origins_.push_back({op, where});
-  n.value = arena_.allocate<T>(size);
-  n.adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
+  n.value = storage;
+  n.adjoint = adjoint;
   n.rows = static_cast<std::int32_t>(value.rows());
   n.cols = static_cast<std::int32_t>(value.cols());
   n.needs_grad = needs_grad;

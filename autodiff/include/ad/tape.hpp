@@ -315,12 +315,15 @@ class Tape {
     bool needs_grad = false;
     for (const Var<T>& v : inputs) needs_grad = needs_grad || nodes_[v.index_].needs_grad;
     check_shape(op.name, op.shape, where);
+    // Storage first: an allocation refused for its size leaves no half-made node.
     const auto size = static_cast<std::size_t>(op.shape.rows * op.shape.cols);
+    T* value = arena_.allocate<T>(size);
+    T* adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
     detail::Node<T>& n = nodes_.emplace_back();
     origins_.push_back({op.name, where});
     n.rule = op.rule;
-    n.value = arena_.allocate<T>(size);
-    n.adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
+    n.value = value;
+    n.adjoint = adjoint;
     n.saved = op.saved;
     n.rows = static_cast<std::int32_t>(op.shape.rows);
     n.cols = static_cast<std::int32_t>(op.shape.cols);
