@@ -119,8 +119,9 @@ BOOST_AUTO_TEST_CASE(two_threads_reading_the_same_files) {
   std::thread t2([&] { in_thread_2 = read(); });
   t1.join();
   t2.join();
-  BOOST_TEST(in_thread_1 == read());
-  BOOST_TEST(in_thread_2 == read());
+  const std::pair<Index, Index> alone = read();
+  BOOST_TEST((in_thread_1 == alone));
+  BOOST_TEST((in_thread_2 == alone));
   BOOST_TEST(in_thread_1.first == 204);
   BOOST_TEST(in_thread_1.second == 56);
 }
