@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -401,3 +402,42 @@ BOOST_AUTO_TEST_CASE(clear_keeps_the_memory_and_recording_again_allocates_nothin
   BOOST_TEST(ad_test::allocations.load() - before == 0);
   BOOST_TEST(tape.arena_bytes() == bytes);
 }
+
+// A handle's recording is identified by a 64-bit number drawn once per recording: no number
+// of clear() calls brings an old handle back to life.
+BOOST_AUTO_TEST_CASE(invariant_7_a_handle_from_before_many_clears_stays_stale) {
+  ad::Tape<double> tape;
+  const auto old = tape.variable(Mat::Ones(1, 1));
+  for (int k = 0; k < 100000; ++k) tape.clear();
+  check_message<ad::Error>([&] { sum(old); }, {"recorded before tape.clear()"});
+}
+
+#ifdef AD_DEBUG_CHECKS
+// Lifetimes are preconditions that debug builds check (docs/design.md): a Var outliving its
+// tape, and a parameter destroyed while a tape still refers to it, are ad::Errors there.
+BOOST_AUTO_TEST_CASE(invariant_7_debug_builds_catch_a_var_that_outlived_its_tape) {
+  ad::Var<double> orphan;
+  {
+    ad::Tape<double> tape;
+    orphan = tape.variable(Mat::Ones(2, 2));
+  }
+  check_message<ad::Error>([&] { sum(orphan); }, {"after its Tape was destroyed"});
+  check_message<ad::Error>([&] { orphan.value(); }, {"after its Tape was destroyed"});
+}
+
+BOOST_AUTO_TEST_CASE(invariant_4_debug_builds_catch_a_parameter_destroyed_while_recorded) {
+  ad::Tape<double> tape;
+  auto kept = std::make_unique<ad::Parameter<double>>(Mat::Ones(2, 2));
+  auto doomed = std::make_unique<ad::Parameter<double>>(Mat::Ones(2, 2));
+  auto k = tape.parameter(*kept);
+  auto y = sum(k * tape.parameter(*doomed));
+  doomed.reset();
+  check_message<ad::Error>([&] { tape.backward(y); }, {"backward", "Parameter", "destroyed"});
+  check_message<ad::Error>([&] { sigmoid(k); }, {"sigmoid", "Parameter", "destroyed"});
+  // A cleared tape records again, and the parameter that lives on is unharmed.
+  tape.clear();
+  auto z = sum(tape.parameter(*kept));
+  tape.backward(z);
+  BOOST_TEST(kept->grad().isApprox(Mat::Ones(2, 2)));
+}
+#endif

@@ -3,12 +3,61 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <new>
+#ifdef AD_DEBUG_CHECKS
+#include <mutex>
+#include <unordered_set>
+#endif
 
 namespace ad {
 namespace detail {
+
+std::uint64_t next_generation() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+#ifdef AD_DEBUG_CHECKS
+namespace {
+
+struct Registry {
+  std::mutex mutex;
+  std::unordered_set<const void*> tapes;
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
+void register_tape(const void* tape) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  r.tapes.insert(tape);
+}
+
+void unregister_tape(const void* tape) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  r.tapes.erase(tape);
+}
+
+bool tape_is_live(const void* tape) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  return r.tapes.count(tape) != 0;
+}
+
+std::mutex& parameters_mutex() {
+  static std::mutex m;
+  return m;
+}
+#endif
 
 void Arena::Block::Free::operator()(std::byte* p) const {
   ::operator delete (p, std::align_val_t{line});
@@ -154,7 +203,46 @@ void Tape<T>::require_finite_adjoints(const detail::Node<T>& n) const {
 
 namespace detail {
 void throw_empty_var() { throw Error("an empty (default-constructed) ad::Var was used"); }
+void throw_dead_tape() { throw Error("an ad::Var was used after its Tape was destroyed"); }
 }  // namespace detail
+
+template <class T>
+Tape<T>::Tape() {
+#ifdef AD_DEBUG_CHECKS
+  detail::register_tape(this);
+#endif
+}
+
+template <class T>
+Tape<T>::~Tape() {
+#ifdef AD_DEBUG_CHECKS
+  forget_parameters();
+  detail::unregister_tape(this);
+#endif
+}
+
+#ifdef AD_DEBUG_CHECKS
+template <class T>
+void Tape<T>::forget_parameters() {
+  const std::lock_guard lock(detail::parameters_mutex());
+  for (const auto& [index, p] : parameters_) std::erase(p->recorded_by_, this);
+}
+#endif
+
+template <class T>
+void Tape<T>::lose_parameter(const Parameter<T>* p) {
+  std::erase_if(parameters_, [p](const auto& entry) { return entry.second == p; });
+  lost_parameter_ = true;
+  generation_ = detail::next_generation();  // every handle of this recording is refused
+}
+
+#ifdef AD_DEBUG_CHECKS
+template <class T>
+Parameter<T>::~Parameter() {
+  const std::lock_guard lock(detail::parameters_mutex());
+  for (void* tape : recorded_by_) static_cast<Tape<T>*>(tape)->lose_parameter(this);
+}
+#endif
 
 template <class T>
 void Tape<T>::reject(const Var<T>& v, const char* op, std::source_location where) const {
@@ -162,6 +250,12 @@ void Tape<T>::reject(const Var<T>& v, const char* op, std::source_location where
   if (!v.tape_)
     throw Error(fmt::format("{}: an empty (default-constructed) Var was used{}", op, at));
   if (v.tape_ != this) throw Error(fmt::format("{}: the Var belongs to another tape{}", op, at));
+  if (lost_parameter_) {
+    throw Error(fmt::format(
+        "{}: a Parameter this tape recorded was destroyed before tape.clear(); clear the tape "
+        "and record again{}",
+        op, at));
+  }
   throw Error(fmt::format(
       "{}: the Var was recorded before tape.clear() rewound the tape; record it again{}", op, at));
 }
@@ -258,6 +352,12 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   origins_.push_back({"parameter", where});
   const auto index = static_cast<std::uint32_t>(nodes_.size() - 1);
   parameters_.emplace_back(index, &p);
+#ifdef AD_DEBUG_CHECKS
+  {
+    const std::lock_guard lock(detail::parameters_mutex());
+    p.recorded_by_.push_back(this);
+  }
+#endif
   if (check_finite_) require_finite_value(nodes_.back());
   return Var<T>(this, index, generation_);
 }
@@ -374,15 +474,23 @@ void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
   wide_inputs_.clear();
-  parameters_.clear();
   arena_.rewind();
   swept_ = 0;
-  ++generation_;
+  lost_parameter_ = false;
+#ifdef AD_DEBUG_CHECKS
+  forget_parameters();
+#endif
+  parameters_.clear();
+  generation_ = detail::next_generation();
 }
 
 template class Var<float>;
 template class Var<double>;
 template class Tape<float>;
 template class Tape<double>;
+#ifdef AD_DEBUG_CHECKS
+template class Parameter<float>;
+template class Parameter<double>;
+#endif
 
 }  // namespace ad

@@ -12,6 +12,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ad {
 
@@ -27,6 +28,30 @@ class Parameter {
       : value_(std::move(value)),
         grad_(Matrix::Zero(value_.rows(), value_.cols())),
         name_(std::move(name)) {}
+  // A tape that records a parameter refers to it until the tape is cleared: destroying (or
+  // moving from) it before then is a precondition violation, which debug builds report as an
+  // ad::Error at the tape's next use. A copy or a moved-to parameter is recorded by no tape.
+#ifdef AD_DEBUG_CHECKS
+  Parameter(const Parameter& other)
+      : value_(other.value_),
+        grad_(other.grad_),
+        grad_is_zero_(other.grad_is_zero_),
+        name_(other.name_) {}
+  Parameter(Parameter&& other)
+      : value_(std::move(other.value_)),
+        grad_(std::move(other.grad_)),
+        grad_is_zero_(other.grad_is_zero_),
+        name_(std::move(other.name_)) {}
+  Parameter& operator=(const Parameter& other) { return *this = Parameter(other); }
+  Parameter& operator=(Parameter&& other) {
+    value_ = std::move(other.value_);
+    grad_ = std::move(other.grad_);
+    grad_is_zero_ = other.grad_is_zero_;
+    name_ = std::move(other.name_);
+    return *this;
+  }
+  ~Parameter();
+#endif
 
   // The value may be updated in place (an optimiser step); its shape must not change
   // while a tape refers to it.
@@ -55,6 +80,11 @@ class Parameter {
   mutable Matrix grad_;  // stale while grad_is_zero_
   mutable bool grad_is_zero_ = false;
   std::string name_;
+#ifdef AD_DEBUG_CHECKS
+  // The tapes whose current recording refers to this parameter; kept by Tape under a lock,
+  // and its capacity kept across recordings so that re-recording allocates nothing.
+  std::vector<void*> recorded_by_;
+#endif
 };
 
 }  // namespace ad

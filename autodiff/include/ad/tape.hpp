@@ -108,15 +108,29 @@ class Var {
 
  private:
   friend class Tape<T>;
-  Var(Tape<T>* tape, std::uint32_t index, std::uint32_t generation)
+  Var(Tape<T>* tape, std::uint32_t index, std::uint64_t generation)
       : tape_(tape), index_(index), generation_(generation) {}
 
   Tape<T>* tape_ = nullptr;
   std::uint32_t index_ = 0;
-  std::uint32_t generation_ = 0;
+  std::uint64_t generation_ = 0;  // the tape's recording this handle belongs to
 };
 
 namespace detail {
+
+// A number never handed out before in this process: each recording of each tape gets one, so
+// a handle from before a clear() or from another tape never matches (a 64-bit count cannot
+// wrap).
+std::uint64_t next_generation();
+
+#ifdef AD_DEBUG_CHECKS
+// Debug builds keep a registry of live tapes and of the parameters each records, so that a
+// handle to a destroyed tape, or a tape whose parameter was destroyed, is an ad::Error instead
+// of a use after free. Release builds leave these as documented preconditions.
+void register_tape(const void* tape);
+void unregister_tape(const void* tape);
+bool tape_is_live(const void* tape);
+#endif
 
 // Storage for node values, adjoints and ops' saved state: a list of blocks handed out front
 // to back. Allocations of a cache line or more start on a cache line, for vectorised kernels;
@@ -246,7 +260,8 @@ struct SavedMatrix {
 template <class T>
 class Tape {
  public:
-  Tape() = default;
+  Tape();
+  ~Tape();
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -299,6 +314,7 @@ class Tape {
 
  private:
   friend class Var<T>;
+  friend class Parameter<T>;
   template <class, class>
   friend class Rule;
   friend struct detail::OpAccess<T>;
@@ -387,6 +403,12 @@ class Tape {
     return origins_[static_cast<std::size_t>(&n - nodes_.data())];
   }
   [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;
+  // A parameter this recording refers to is being destroyed: its node's memory goes with it.
+  void lose_parameter(const Parameter<T>* p);
+#ifdef AD_DEBUG_CHECKS
+  // Takes this tape off the lists of the parameters it records (they are alive: see above).
+  void forget_parameters();
+#endif
   std::string describe(const detail::Node<T>& n) const;
   void require_finite_adjoints(const detail::Node<T>& n) const;
   // require_finite for a node: ops call it without a Var in memory to refer to.
@@ -399,7 +421,10 @@ class Tape {
   // contribution (its node starts without an adjoint) and then marks its gradient written.
   std::vector<std::pair<std::uint32_t, Parameter<T>*>> parameters_;
   detail::Arena arena_;
-  std::uint32_t generation_ = 1;
+  std::uint64_t generation_ = detail::next_generation();
+  // Set when a parameter this recording refers to was destroyed (debug builds detect it):
+  // every handle of the recording is then refused, naming the reason, until clear().
+  bool lost_parameter_ = false;
   std::size_t rules_run_ = 0;
   // Nodes [0, swept_) may carry has_adjoint from the latest sweep; the next sweep resets
   // only those (nodes recorded since start unset), so a sweep after clear() resets none.
@@ -487,6 +512,7 @@ class Rule {
 
 namespace detail {
 [[noreturn]] void throw_empty_var();
+[[noreturn]] void throw_dead_tape();
 }  // namespace detail
 
 template <class T>
@@ -494,6 +520,9 @@ inline Tape<T>& Var<T>::tape() const {
   if (!tape_) [[unlikely]] {
     detail::throw_empty_var();
   }
+#ifdef AD_DEBUG_CHECKS
+  if (!detail::tape_is_live(tape_)) detail::throw_dead_tape();
+#endif
   return *tape_;
 }
 
