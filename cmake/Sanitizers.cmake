@@ -5,6 +5,28 @@ if(AD_SANITIZE)
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
-if(AD_NATIVE)
-  add_compile_options(-march=native)
+
+# AD_TSAN builds everything with ThreadSanitizer (it cannot be combined with AddressSanitizer).
+if(AD_TSAN)
+  if(AD_SANITIZE)
+    message(FATAL_ERROR "AD_TSAN and AD_SANITIZE cannot be combined: ThreadSanitizer excludes AddressSanitizer")
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
+
+# AD_BUILD_FUZZERS: the libraries get libFuzzer's coverage instrumentation (fuzzer-no-link)
+# with ASan and UBSan; only the harnesses link libFuzzer's main (tests/fuzz).
+if(AD_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang" OR CMAKE_CXX_COMPILER_VERSION VERSION_LESS 16)
+    message(FATAL_ERROR "AD_BUILD_FUZZERS needs clang 16 or later (libFuzzer; clang 14 cannot "
+                        "compile the project's std::source_location): use the fuzz preset, "
+                        "CMAKE_CXX_COMPILER=clang++-16 (Debian: clang-16 libclang-rt-16-dev)")
+  endif()
+  if(AD_SANITIZE OR AD_TSAN)
+    message(FATAL_ERROR "AD_BUILD_FUZZERS brings its own sanitizers: leave AD_SANITIZE and AD_TSAN off")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
 endif()
