@@ -151,7 +151,8 @@ namespace {
 // The first non-finite element of m, as "(i, j) = nan", or empty if all are finite.
 template <class M>
 std::string first_non_finite(const M& m) {
-  if (m.allFinite()) return {};
+  // An empty matrix may still have 2^31 − 1 columns for allFinite to walk.
+  if (m.size() == 0 || m.allFinite()) return {};
   for (Eigen::Index j = 0; j < m.cols(); ++j) {
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
       if (!std::isfinite(m(i, j))) return fmt::format("({}, {}) = {}", i, j, m(i, j));

@@ -216,3 +216,25 @@ BOOST_AUTO_TEST_CASE(hostile_indices_and_sizes_are_shape_errors) {
   ad_test::check_error([&] { row(a, huge); }, {"row"});
   ad_test::check_error([&] { col(a, -huge - 1); }, {"col"});
 }
+
+// An empty result may still have a dimension of 2^31 − 1: checking it for NaN has nothing to
+// look at (the fuzzer found it walking every empty column).
+BOOST_AUTO_TEST_CASE(check_finite_of_an_empty_result_with_a_huge_dimension_is_immediate) {
+  ad::Tape<double> tape;
+  tape.check_finite(true);
+  constexpr Eigen::Index most = std::numeric_limits<std::int32_t>::max();
+  const V e = tape.variable(Mat(0, 4));
+  const V wide = reshape(e, 0, most);
+  BOOST_TEST(wide.cols() == most);
+  BOOST_TEST(square(wide).rows() == 0);
+}
+
+// A value that check_finite refuses leaves no node, like any refused op.
+BOOST_AUTO_TEST_CASE(a_value_refused_by_check_finite_leaves_no_node) {
+  ad::Tape<double> tape;
+  tape.check_finite(true);
+  const V a = tape.variable(-Mat::Ones(2, 2));
+  const std::size_t before = tape.size();
+  BOOST_CHECK_THROW(log(a), ad::NumericError);
+  BOOST_TEST(tape.size() == before);
+}

@@ -157,7 +157,8 @@ void adjoint_of(const Rule<T>& r) {
 }
 
 // Appends op Op's node and computes its value: every op, built in or custom, is recorded
-// here. If the value rule throws, the node is removed again. Inlined into every op: for a
+// here. If the value rule throws, or check_finite refuses the value, the node is removed
+// again. Inlined into every op: for a
 // 2x2 op a call here cost as much as the bookkeeping it does.
 template <class Op, class T, class Inputs>
 [[gnu::always_inline]] inline Var<T> record_inputs(Tape<T>& tape, const char* name,
@@ -166,13 +167,13 @@ template <class Op, class T, class Inputs>
   Var<T> c = OpAccess<T>::append(tape, {name, shape, &adjoint_of<Op, T>, saved}, inputs, where);
   try {
     Op::value(Rule<T, SavedType<Op>>(tape, c.index()));
+    // By index: a reference to c would keep it in memory, and reading it back right after
+    // storing it stalled every op.
+    if (tape.check_finite()) OpAccess<T>::require_finite(tape, c.index());
   } catch (...) {
     OpAccess<T>::pop_newest(tape);
     throw;
   }
-  // By index: a reference to c would keep it in memory, and reading it back right after
-  // storing it stalled every op.
-  if (tape.check_finite()) OpAccess<T>::require_finite(tape, c.index());
   return c;
 }
 

@@ -43,14 +43,14 @@ struct Kernel {
   static constexpr Index block_rows = 8 * rows;
   static constexpr Index block_cols = 170 * cols;
 
-  // C tile (= or +=) A sliver · B sliver, `depth` steps: a holds `rows` elements per step and
+  // C tile (= or +=) A sliver · B sliver, `steps` steps: a holds `rows` elements per step and
   // b `cols`, both packed; C's columns are c_stride apart.
-  static void tile(Index depth, const T* a, const T* b, T* c, Index c_stride, bool accumulate) {
+  static void tile(Index steps, const T* a, const T* b, T* c, Index c_stride, bool accumulate) {
     Packet sum[row_packets][cols];
     for (auto& column : sum) {
       for (Packet& s : column) s = ei::pset1<Packet>(T(0));
     }
-    for (Index p = 0; p < depth; ++p, a += rows, b += cols) {
+    for (Index p = 0; p < steps; ++p, a += rows, b += cols) {
       Packet a_part[row_packets];
       for (int i = 0; i < row_packets; ++i) a_part[i] = ei::pload<Packet>(a + i * packet);
       for (int j = 0; j < cols; ++j) {

@@ -90,6 +90,15 @@ template <class T, bool TransposeA, bool TransposeB>
 struct SmallKernels {
   static const std::array<SmallKernel<T>, small_limit * small_limit * small_limit> table;
 };
+// Defined and instantiated in small_product.cpp.
+extern template struct SmallKernels<float, false, false>;
+extern template struct SmallKernels<float, false, true>;
+extern template struct SmallKernels<float, true, false>;
+extern template struct SmallKernels<float, true, true>;
+extern template struct SmallKernels<double, false, false>;
+extern template struct SmallKernels<double, false, true>;
+extern template struct SmallKernels<double, true, false>;
+extern template struct SmallKernels<double, true, true>;
 template <class T>
 void small_product(T* c, Eigen::Index rows, Eigen::Index cols, const Strided<T>& a,
                    const Strided<T>& b, Eigen::Index inner, bool accumulate);
