@@ -334,7 +334,8 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   for (const auto& [index, recorded] : parameters_) {
     if (recorded != &p) continue;
     const detail::Node<T>& n = nodes_[index];
-    if (n.value != p.value().data() || n.rows != p.rows() || n.cols != p.cols()) {
+    const bool moved = p.size() != 0 && n.value != p.value().data();
+    if (moved || n.rows != p.rows() || n.cols != p.cols()) {
       throw ShapeError("parameter", Shape{n.rows, n.cols}, Shape{p.rows(), p.cols()},
                        "the parameter was resized since this tape recorded it; clear the tape "
                        "before recording it again",
@@ -345,8 +346,11 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   detail::Node<T> n;
   n.rows = static_cast<std::int32_t>(p.rows());
   n.cols = static_cast<std::int32_t>(p.cols());
-  n.value = p.value().data();
-  n.adjoint = p.grad_.data();
+  // An empty parameter's matrices hold no storage (null): its node takes a place of its own,
+  // as an empty leaf does, since a null adjoint would read as "needs no gradient".
+  const bool empty = p.size() == 0;
+  n.value = empty ? arena_.allocate<T>(0) : p.value().data();
+  n.adjoint = empty ? arena_.allocate<T>(0) : p.grad_.data();
   n.needs_grad = true;
   n.owns_adjoint = false;  // has_adjoint is set by each sweep, from p.grad_is_zero_
   nodes_.push_back(n);

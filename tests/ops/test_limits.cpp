@@ -238,3 +238,19 @@ BOOST_AUTO_TEST_CASE(a_value_refused_by_check_finite_leaves_no_node) {
   BOOST_CHECK_THROW(log(a), ad::NumericError);
   BOOST_TEST(tape.size() == before);
 }
+
+// An empty parameter (whose Eigen matrices hold a null pointer) behaves as an empty leaf: the
+// fuzzer found row() of one offsetting a null pointer.
+BOOST_AUTO_TEST_CASE(an_empty_parameter_is_an_empty_leaf) {
+  for (ad::Shape s : {ad::Shape{0, 3}, ad::Shape{3, 0}, ad::Shape{0, 0}}) {
+    ad::Parameter<double> p(Mat(s.rows, s.cols));
+    ad::Tape<double> tape;
+    const V v = tape.parameter(p);
+    const V y = sum(v) + sum(hadamard(v, tape.parameter(p)));  // recorded twice: one node
+    if (s.rows > 0) BOOST_TEST(row(v, 1).cols() == s.cols);
+    tape.backward(y);
+    BOOST_TEST(y.value()(0, 0) == 0.0);
+    BOOST_TEST(p.grad().rows() == s.rows);
+    BOOST_TEST(p.grad().cols() == s.cols);
+  }
+}
