@@ -254,3 +254,17 @@ BOOST_AUTO_TEST_CASE(an_empty_parameter_is_an_empty_leaf) {
     BOOST_TEST(p.grad().cols() == s.cols);
   }
 }
+
+// X = A⁻¹ B with B of no columns: X is n x 0, and the sweep gives Ā = 0 (the fuzzer found
+// Eigen's triangular solve reading a coefficient of the empty right-hand side).
+BOOST_AUTO_TEST_CASE(solve_with_an_empty_right_hand_side) {
+  ad::Tape<double> tape;
+  const V a = tape.variable(Mat{{2.0, 1.0}, {1.0, 3.0}});
+  const V b = tape.variable(Mat(2, 0));
+  const V x = solve(a, b);
+  BOOST_TEST(x.rows() == 2);
+  BOOST_TEST(x.cols() == 0);
+  tape.backward(sum(x) + sum(a));
+  BOOST_TEST(a.grad().isApprox(Mat::Ones(2, 2)));
+  BOOST_TEST(b.grad().size() == 0);
+}

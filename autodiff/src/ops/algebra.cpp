@@ -37,8 +37,10 @@ struct SavedLU {
   auto u() const { return lu.map().template triangularView<Eigen::Upper>(); }
 
   // x = A⁻¹ x = U⁻¹ L⁻¹ P x
+  // (Eigen's triangular solves read a coefficient of an empty right-hand side: skipped.)
   template <class X>
   void solve_in_place(X&& x) const {
+    if (x.size() == 0) return;
     x = p() * x;
     l().solveInPlace(x);
     u().solveInPlace(x);
@@ -47,6 +49,7 @@ struct SavedLU {
   template <class B>
   Matrix<T> solve_transposed(const B& b) const {
     Matrix<T> x = b;
+    if (x.size() == 0) return x;
     u().transpose().solveInPlace(x);
     l().transpose().solveInPlace(x);
     return p().transpose() * x;
