@@ -12,20 +12,33 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace ad::detail {
 
-// The elements' format spec, parsed from "{:spec}", applied to each element.
+// The elements' format spec, parsed from "{:spec}", applied to each element. Kept in a
+// fixed array: parse() runs at compile time, where clang cannot build a std::string.
 struct ElementSpec {
-  std::string spec = "{}";
+  std::array<char, 32> spec{'{', '}'};
+  std::size_t length = 2;
 
   constexpr auto parse(fmt::format_parse_context& ctx) {
     auto it = ctx.begin();
     auto end = it;
     while (end != ctx.end() && *end != '}') ++end;
-    if (end != it) spec = "{:" + std::string(it, end) + "}";
+    if (end == it) return end;
+    if (static_cast<std::size_t>(end - it) + 3 > spec.size()) {
+      throw fmt::format_error("a matrix's element format spec is too long");
+    }
+    length = 0;
+    spec[length++] = '{';
+    spec[length++] = ':';
+    for (auto c = it; c != end; ++c) spec[length++] = *c;
+    spec[length++] = '}';
     return end;
   }
 
@@ -37,7 +50,7 @@ struct ElementSpec {
       *out++ = '[';
       for (Eigen::Index j = 0; j < m.cols(); ++j) {
         if (j > 0) out = fmt::format_to(out, ", ");
-        out = fmt::format_to(out, fmt::runtime(spec), m(i, j));
+        out = fmt::format_to(out, fmt::runtime(std::string_view(spec.data(), length)), m(i, j));
       }
       *out++ = ']';
     }
