@@ -5,6 +5,9 @@ if(AD_SANITIZE)
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+if(AD_NATIVE)
+  add_compile_options(-march=native)
+endif()
 
 # AD_TSAN builds everything with ThreadSanitizer (it cannot be combined with AddressSanitizer).
 if(AD_TSAN)
