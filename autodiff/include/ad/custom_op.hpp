@@ -9,18 +9,19 @@
 //     // The output's shape, or ad::ShapeMismatch("why") if the inputs do not fit.
 //     static ad::Shape shape(const ad::InputShapes<T>& in) { return in[0]; }
 //     // C = s A ⊙ A
-//     static void value(const ad::Rule<T>& r) {
-//       r.y().array() = r.saved<Saved>().scale * r.x(0).array().square();
+//     static void value(const ad::Rule<T, Saved>& r) {
+//       r.y().array() = r.saved().scale * r.x(0).array().square();
 //     }
 //     // Ā += 2 s C̄ ⊙ A
-//     static void adjoint(const ad::Rule<T>& r) {
-//       r.accumulate(0, 2 * r.saved<Saved>().scale * r.ybar().array() * r.x(0).array());
+//     static void adjoint(const ad::Rule<T, Saved>& r) {
+//       r.accumulate(0, 2 * r.saved().scale * r.ybar().array() * r.x(0).array());
 //     }
 //   };
 //
 //   ad::Var<double> c = ad::custom_op<ScaledSquare<double>>({a}, {.scale = 3});
 //
-// docs/custom-ops.md explains each part; examples/custom_op.cpp has two complete ops.
+// (An op without Saved state takes const ad::Rule<T>&.) docs/custom-ops.md explains each
+// part; examples/custom_op/ops.hpp has two complete ops.
 
 #include <ad/tape.hpp>
 
