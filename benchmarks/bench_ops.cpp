@@ -119,8 +119,9 @@ void BM_mlp_products(benchmark::State& state) {
   const bool packed = state.range(0) != 0;
   auto multiply = [packed](M& c, const auto& a, const auto& b) {
     if (packed) {
-      ad::kernels::packed_product(c.data(), c.rows(), c.rows(), c.cols(), ad::kernels::strided<T>(a),
-                                 ad::kernels::strided<T>(b), a.cols(), false);
+      ad::kernels::packed_product(c.data(), c.rows(), c.rows(), c.cols(),
+                                  ad::kernels::strided<T>(a), ad::kernels::strided<T>(b), a.cols(),
+                                  false);
     } else {
       ad::kernels::eigen_product<T>({c.data(), c.rows(), c.cols()}, a, b, false);
     }

@@ -137,9 +137,11 @@ int check(const std::string& root) {
     }
   }
   for (const auto& [name, comment] : declared) {
-    if (!in_table.count(name)) fail(fmt::format("{}: declared but has no row in the op table", name));
+    if (!in_table.count(name))
+      fail(fmt::format("{}: declared but has no row in the op table", name));
   }
-  if (failures == 0) fmt::print("op table: {} rows, docs/ops.md and headers agree\n", in_table.size());
+  if (failures == 0)
+    fmt::print("op table: {} rows, docs/ops.md and headers agree\n", in_table.size());
   return failures == 0 ? 0 : 1;
 }
 

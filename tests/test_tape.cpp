@@ -1,5 +1,5 @@
-// The tape's contract: the invariants of docs/design.md, one test each, and the defined behaviour of
-// repeated sweeps, rewinding and misuse.
+// The tape's contract: the invariants of docs/design.md, one test each, and the defined behaviour
+// of repeated sweeps, rewinding and misuse.
 
 #define BOOST_TEST_MODULE tape
 #include <ad/ad.hpp>

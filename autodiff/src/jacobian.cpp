@@ -132,9 +132,10 @@ GradcheckResult gradcheck_jacobian(const Function<double>& f,
                                    const JacobianCheckOptions& options) {
   check_options(options.tolerances, "gradcheck_jacobian");
   if (options.full_limit < 0 || options.projections < 1) {
-    throw Error(fmt::format("gradcheck_jacobian: full_limit must be >= 0 and projections >= 1, "
-                            "got {} and {}",
-                            options.full_limit, options.projections));
+    throw Error(
+        fmt::format("gradcheck_jacobian: full_limit must be >= 0 and projections >= 1, "
+                    "got {} and {}",
+                    options.full_limit, options.projections));
   }
   Tape<double> tape;
   const Shape shape = record(tape, f, inputs).y.shape();

@@ -34,18 +34,39 @@ constexpr Index kMaxKeptDim = 64;       // larger values (with elements) are not
 constexpr std::size_t kMaxValues = 48;  // values an op can pick its operands from
 constexpr int kMaxOps = 64;
 
-constexpr Index kHostileSizes[] = {
-    0,           -1,          -2,         2147483647, 2147483648,
-    -2147483648, 4294967295,  4294967296, 65536,      46341,
-    3037000500,  Index{1} << 28, Index{1} << 62,
-    std::numeric_limits<Index>::max(), std::numeric_limits<Index>::min(), 7};
+constexpr Index kHostileSizes[] = {0,
+                                   -1,
+                                   -2,
+                                   2147483647,
+                                   2147483648,
+                                   -2147483648,
+                                   4294967295,
+                                   4294967296,
+                                   65536,
+                                   46341,
+                                   3037000500,
+                                   Index{1} << 28,
+                                   Index{1} << 62,
+                                   std::numeric_limits<Index>::max(),
+                                   std::numeric_limits<Index>::min(),
+                                   7};
 
-constexpr double kScalars[] = {0.0, 1.0, -1.0, 0.5, 2.0, -3.0, 1e-300, 1e300,
+constexpr double kScalars[] = {0.0,
+                               1.0,
+                               -1.0,
+                               0.5,
+                               2.0,
+                               -3.0,
+                               1e-300,
+                               1e300,
                                std::numeric_limits<double>::infinity(),
                                -std::numeric_limits<double>::infinity(),
                                std::numeric_limits<double>::quiet_NaN(),
                                std::numeric_limits<double>::max(),
-                               std::numeric_limits<double>::denorm_min(), 1e-8, 10.0, -0.0};
+                               std::numeric_limits<double>::denorm_min(),
+                               1e-8,
+                               10.0,
+                               -0.0};
 
 // The program's bytes; past the end every read is 0.
 class Bytes {
@@ -73,12 +94,57 @@ class Bytes {
 bool kept_dims(Index rows, Index cols) { return rows <= kMaxKeptDim && cols <= kMaxKeptDim; }
 
 enum class Op : std::uint8_t {
-  leaf, clear, matmul, transpose, affine, add, subtract, hadamard, divide, scalar_product,
-  negate, sigmoid, tanh, relu, exp, log, sqrt, abs, square, softplus, log_sigmoid, pow,
-  clamp, sum, mean, sum_axis, mean_axis, max_axis, trace, inverse, det, logdet, solve, dot,
-  outer, norm, diag, reshape, block, row, col, hcat, vcat, broadcast_to, softmax,
-  log_softmax, softmax_cross_entropy, softmax_cross_entropy_labels,
-  binary_cross_entropy_with_logits, mse, count
+  leaf,
+  clear,
+  matmul,
+  transpose,
+  affine,
+  add,
+  subtract,
+  hadamard,
+  divide,
+  scalar_product,
+  negate,
+  sigmoid,
+  tanh,
+  relu,
+  exp,
+  log,
+  sqrt,
+  abs,
+  square,
+  softplus,
+  log_sigmoid,
+  pow,
+  clamp,
+  sum,
+  mean,
+  sum_axis,
+  mean_axis,
+  max_axis,
+  trace,
+  inverse,
+  det,
+  logdet,
+  solve,
+  dot,
+  outer,
+  norm,
+  diag,
+  reshape,
+  block,
+  row,
+  col,
+  hcat,
+  vcat,
+  broadcast_to,
+  softmax,
+  log_softmax,
+  softmax_cross_entropy,
+  softmax_cross_entropy_labels,
+  binary_cross_entropy_with_logits,
+  mse,
+  count
 };
 
 class Program {
@@ -153,7 +219,8 @@ class Program {
   void apply(Op op) {
     // AD_FUZZ_TRACE=1 prints each step as it runs (op number, tape size): for reading a finding.
     static const bool trace = std::getenv("AD_FUZZ_TRACE") != nullptr;
-    if (trace) std::fprintf(stderr, "op %d (tape: %zu nodes)\n", static_cast<int>(op), tape_.size());
+    if (trace)
+      std::fprintf(stderr, "op %d (tape: %zu nodes)\n", static_cast<int>(op), tape_.size());
     const std::size_t nodes_before = tape_.size();
     try {
       record(op);
@@ -169,48 +236,82 @@ class Program {
     }
   }
 
-  Var operand() {
-    return pick();
-  }
+  Var operand() { return pick(); }
 
   void record(Op op) {
     switch (op) {
-      case Op::leaf: return make_leaf();
+      case Op::leaf:
+        return make_leaf();
       case Op::clear:
         // Every handle so far becomes stale: later ops on them must be refused.
         tape_.clear();
         return make_leaf();
-      case Op::matmul: { Var a = operand(), b = operand(); return keep(a * b); }
-      case Op::transpose: return keep(transpose(operand()));
+      case Op::matmul: {
+        Var a = operand(), b = operand();
+        return keep(a * b);
+      }
+      case Op::transpose:
+        return keep(transpose(operand()));
       case Op::affine: {
         Var a = operand();
         const double alpha = in_.scalar(), beta = in_.scalar();
         return keep(affine(a, alpha, beta));
       }
-      case Op::add: { Var a = operand(), b = operand(); return keep(a + b); }
-      case Op::subtract: { Var a = operand(), b = operand(); return keep(a - b); }
-      case Op::hadamard: { Var a = operand(), b = operand(); return keep(hadamard(a, b)); }
-      case Op::divide: { Var a = operand(), b = operand(); return keep(a / b); }
-      case Op::scalar_product: { Var a = operand(); return keep(in_.scalar() * a); }
-      case Op::negate: return keep(-operand());
-      case Op::sigmoid: return keep(sigmoid(operand()));
-      case Op::tanh: return keep(tanh(operand()));
-      case Op::relu: return keep(relu(operand()));
-      case Op::exp: return keep(exp(operand()));
-      case Op::log: return keep(log(operand()));
-      case Op::sqrt: return keep(sqrt(operand()));
-      case Op::abs: return keep(abs(operand()));
-      case Op::square: return keep(square(operand()));
-      case Op::softplus: return keep(softplus(operand()));
-      case Op::log_sigmoid: return keep(log_sigmoid(operand()));
-      case Op::pow: { Var a = operand(); return keep(pow(a, in_.scalar())); }
+      case Op::add: {
+        Var a = operand(), b = operand();
+        return keep(a + b);
+      }
+      case Op::subtract: {
+        Var a = operand(), b = operand();
+        return keep(a - b);
+      }
+      case Op::hadamard: {
+        Var a = operand(), b = operand();
+        return keep(hadamard(a, b));
+      }
+      case Op::divide: {
+        Var a = operand(), b = operand();
+        return keep(a / b);
+      }
+      case Op::scalar_product: {
+        Var a = operand();
+        return keep(in_.scalar() * a);
+      }
+      case Op::negate:
+        return keep(-operand());
+      case Op::sigmoid:
+        return keep(sigmoid(operand()));
+      case Op::tanh:
+        return keep(tanh(operand()));
+      case Op::relu:
+        return keep(relu(operand()));
+      case Op::exp:
+        return keep(exp(operand()));
+      case Op::log:
+        return keep(log(operand()));
+      case Op::sqrt:
+        return keep(sqrt(operand()));
+      case Op::abs:
+        return keep(abs(operand()));
+      case Op::square:
+        return keep(square(operand()));
+      case Op::softplus:
+        return keep(softplus(operand()));
+      case Op::log_sigmoid:
+        return keep(log_sigmoid(operand()));
+      case Op::pow: {
+        Var a = operand();
+        return keep(pow(a, in_.scalar()));
+      }
       case Op::clamp: {
         Var a = operand();
         const double lo = in_.scalar(), hi = in_.scalar();
         return keep(clamp(a, lo, hi));
       }
-      case Op::sum: return keep(sum(operand()));
-      case Op::mean: return keep(mean(operand()));
+      case Op::sum:
+        return keep(sum(operand()));
+      case Op::mean:
+        return keep(mean(operand()));
       case Op::sum_axis: {
         Var a = operand();
         return keep(sum(a, axis()));
@@ -223,15 +324,30 @@ class Program {
         Var a = operand();
         return keep(max(a, axis()));
       }
-      case Op::trace: return keep(trace(operand()));
-      case Op::inverse: return keep(inverse(operand()));
-      case Op::det: return keep(det(operand()));
-      case Op::logdet: return keep(logdet(operand()));
-      case Op::solve: { Var a = operand(), b = operand(); return keep(solve(a, b)); }
-      case Op::dot: { Var a = operand(), b = operand(); return keep(dot(a, b)); }
-      case Op::outer: { Var a = operand(), b = operand(); return keep(outer(a, b)); }
-      case Op::norm: return keep(norm(operand()));
-      case Op::diag: return keep(diag(operand()));
+      case Op::trace:
+        return keep(trace(operand()));
+      case Op::inverse:
+        return keep(inverse(operand()));
+      case Op::det:
+        return keep(det(operand()));
+      case Op::logdet:
+        return keep(logdet(operand()));
+      case Op::solve: {
+        Var a = operand(), b = operand();
+        return keep(solve(a, b));
+      }
+      case Op::dot: {
+        Var a = operand(), b = operand();
+        return keep(dot(a, b));
+      }
+      case Op::outer: {
+        Var a = operand(), b = operand();
+        return keep(outer(a, b));
+      }
+      case Op::norm:
+        return keep(norm(operand()));
+      case Op::diag:
+        return keep(diag(operand()));
       case Op::reshape: {
         Var a = operand();
         const Index rows = in_.size(), cols = in_.size();
@@ -250,8 +366,10 @@ class Program {
         Var a = operand();
         return keep(col(a, in_.index()));
       }
-      case Op::hcat: return keep(ad::hcat(std::span<const Var>(parts())));
-      case Op::vcat: return keep(ad::vcat(std::span<const Var>(parts())));
+      case Op::hcat:
+        return keep(ad::hcat(std::span<const Var>(parts())));
+      case Op::vcat:
+        return keep(ad::vcat(std::span<const Var>(parts())));
       case Op::broadcast_to: {
         Var a = operand();
         const Index rows = in_.size(), cols = in_.size();
@@ -259,13 +377,16 @@ class Program {
         // new ends the run instead of throwing); one past the engine's 2^56-byte limit, or
         // with a negative size, must be refused.
         const bool refused = rows < 0 || cols < 0 ||
-                             static_cast<unsigned __int128>(rows) * static_cast<unsigned __int128>(cols) *
-                                     sizeof(double) > (static_cast<unsigned __int128>(1) << 56);
+                             static_cast<unsigned __int128>(rows) *
+                                     static_cast<unsigned __int128>(cols) * sizeof(double) >
+                                 (static_cast<unsigned __int128>(1) << 56);
         if (!kept_dims(rows, cols) && !refused) return;
         return keep(broadcast_to(a, rows, cols));
       }
-      case Op::softmax: return keep(softmax(operand()));
-      case Op::log_softmax: return keep(log_softmax(operand()));
+      case Op::softmax:
+        return keep(softmax(operand()));
+      case Op::log_softmax:
+        return keep(log_softmax(operand()));
       case Op::softmax_cross_entropy: {
         Var z = operand(), p = operand();
         return keep(softmax_cross_entropy(z, p));
@@ -280,8 +401,12 @@ class Program {
         Var z = operand(), p = operand();
         return keep(binary_cross_entropy_with_logits(z, p));
       }
-      case Op::mse: { Var a = operand(), b = operand(); return keep(mse(a, b)); }
-      case Op::count: break;
+      case Op::mse: {
+        Var a = operand(), b = operand();
+        return keep(mse(a, b));
+      }
+      case Op::count:
+        break;
     }
   }
 

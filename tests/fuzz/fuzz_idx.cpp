@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     read_one(whole, std::size_t{1} << 32);
     read_one(whole, 64);  // a small limit: the header checks against it
     if (size < 2) return 0;
-    const std::size_t images_length = std::min<std::size_t>(data[0] | (std::size_t{data[1]} << 8), size - 2);
+    const std::size_t images_length =
+        std::min<std::size_t>(data[0] | (std::size_t{data[1]} << 8), size - 2);
     const auto& images = images_file.write(input.subspan(2, images_length));
     const auto& labels = labels_file.write(input.subspan(2 + images_length));
     try {

@@ -38,7 +38,8 @@ void load_into_network(const std::filesystem::path& file) {
       // Bit for bit: a loaded model may hold NaNs, which compare unequal to themselves.
       const ad::Matrix<T>& old = before[i++];
       if (p->value().size() != old.size() ||
-          std::memcmp(p->value().data(), old.data(), sizeof(T) * static_cast<std::size_t>(old.size())) != 0) {
+          std::memcmp(p->value().data(), old.data(),
+                      sizeof(T) * static_cast<std::size_t>(old.size())) != 0) {
         ad_fuzz::ScratchFile::fail("a refused load changed the model");
       }
     }
@@ -53,8 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::uint8_t> bytes(data + 1, data + size);
   if ((data[0] & 1) && bytes.size() >= 4) {
     const std::size_t body = bytes.size() - 4;
-    const auto crc = static_cast<std::uint32_t>(
-        crc32(0L, bytes.data(), static_cast<uInt>(body)));
+    const auto crc = static_cast<std::uint32_t>(crc32(0L, bytes.data(), static_cast<uInt>(body)));
     for (int k = 0; k < 4; ++k) bytes[body + k] = static_cast<std::uint8_t>(crc >> (8 * k));
   }
   try {

@@ -37,7 +37,8 @@ class ScratchFile {
   const std::filesystem::path& write(std::span<const std::uint8_t> bytes) {
     std::FILE* f = std::fopen(path_.c_str(), "wb");
     if (f == nullptr) fail("cannot create the scratch file " + path_.string());
-    const bool written = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const bool written =
+        bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
     if (std::fclose(f) != 0 || !written) fail("cannot write the scratch file " + path_.string());
     return path_;
   }
