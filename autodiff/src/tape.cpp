@@ -106,6 +106,30 @@ const char* Var<T>::op() const {
 }
 
 template <class T>
+Var<T> Var<T>::named(std::string_view name) const {
+  Tape<T>& t = tape();
+  t.node(*this);  // a live handle
+  auto& names = t.names_;
+  const auto same = [&](const auto& entry) { return entry.first == index_; };
+  if (auto it = std::find_if(names.begin(), names.end(), same); it != names.end()) {
+    it->second = name;
+  } else {
+    names.emplace_back(index_, name);
+  }
+  return *this;
+}
+
+template <class T>
+std::string_view Var<T>::name() const {
+  const Tape<T>& t = tape();
+  t.node(*this);
+  for (const auto& [index, name] : t.names_) {
+    if (index == index_) return name;
+  }
+  return {};
+}
+
+template <class T>
 Eigen::Map<const Matrix<T>> Var<T>::value() const {
   const auto& n = tape().node(*this);
   return {n.value, n.rows, n.cols};
@@ -479,6 +503,7 @@ void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
   wide_inputs_.clear();
+  names_.clear();
   arena_.rewind();
   swept_ = 0;
   lost_parameter_ = false;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <source_location>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -42,6 +43,8 @@ class Rule;
 namespace detail {
 template <class T>
 struct OpAccess;
+template <class T>
+struct ExplainAccess;
 }  // namespace detail
 
 // An adjoint rule: adds the node's contribution into its inputs' adjoints. A plain
@@ -80,6 +83,11 @@ class Var {
   Shape shape() const;
   // The op that made this node ("matmul", "variable", ...).
   const char* op() const;
+  // Gives this node a name for ad::explain and ad::to_dot (kept in a side table of the tape,
+  // so an unnamed node costs nothing); returns the same handle.
+  Var named(std::string_view name) const;
+  // The name given to this node (by named() or when recording a leaf); empty if none.
+  std::string_view name() const;
 
   // The tape this node is on; an ad::Error for a default-constructed Var.
   Tape<T>& tape() const;
@@ -275,9 +283,22 @@ class Tape {
                   std::source_location where = std::source_location::current()) {
     return leaf("constant", value, false, where);
   }
+  // The same leaves with a name for ad::explain and ad::to_dot (Var::named).
+  Var<T> variable(const Eigen::Ref<const Matrix<T>>& value, std::string_view name,
+                  std::source_location where = std::source_location::current()) {
+    return leaf("variable", value, true, where).named(name);
+  }
+  Var<T> constant(const Eigen::Ref<const Matrix<T>>& value, std::string_view name,
+                  std::source_location where = std::source_location::current()) {
+    return leaf("constant", value, false, where).named(name);
+  }
   // A leaf that refers to the parameter's value (no copy); backward adds into p.grad().
   // Recording p again on the same tape returns the same node.
   Var<T> parameter(Parameter<T>& p, std::source_location where = std::source_location::current());
+  Var<T> parameter(Parameter<T>& p, std::string_view name,
+                   std::source_location where = std::source_location::current()) {
+    return parameter(p, where).named(name);
+  }
 
   // Reverse sweep from a 1x1 output (seed 1), or from any output with a seed of its shape
   // (a vector-Jacobian product). Each sweep starts from zero adjoints on the tape, so
@@ -318,6 +339,7 @@ class Tape {
   template <class, class>
   friend class Rule;
   friend struct detail::OpAccess<T>;
+  friend struct detail::ExplainAccess<T>;
 
   Var<T> leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, bool needs_grad,
               std::source_location where);
@@ -417,6 +439,9 @@ class Tape {
   std::vector<detail::Node<T>> nodes_;
   std::vector<detail::Origin> origins_;     // origins_[i] belongs to nodes_[i]
   std::vector<std::uint32_t> wide_inputs_;  // inputs of ops with more than Node::inline_inputs
+  // Names given with Var::named, by node; empty unless a name was given, and only read by
+  // Var::name, ad::explain and ad::to_dot.
+  std::vector<std::pair<std::uint32_t, std::string>> names_;
   // The parameters on the tape and their nodes: a sweep assigns a zeroed parameter's first
   // contribution (its node starts without an adjoint) and then marks its gradient written.
   std::vector<std::pair<std::uint32_t, Parameter<T>*>> parameters_;
