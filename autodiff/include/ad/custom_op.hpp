@@ -23,6 +23,7 @@
 // (An op without Saved state takes const ad::Rule<T>&.) docs/custom-ops.md explains each
 // part; examples/custom_op/ops.hpp has two complete ops.
 
+#include <ad/symbolic.hpp>
 #include <ad/tape.hpp>
 
 #include <concepts>
@@ -157,6 +158,25 @@ void adjoint_of(const Rule<T>& r) {
   Op::adjoint(Rule<T, SavedType<Op>>(r));
 }
 
+// Whether Op states its adjoint as data (ad/symbolic.hpp): a static member
+//   Expr<T> symbolic(const Symbolic<T, Saved>& s, int i)   // input i's contribution
+template <class Op, class T>
+concept HasSymbolic = requires(const Symbolic<T, SavedType<Op>>& s) {
+  { Op::symbolic(s, 0) } -> std::same_as<Expr<T>>;
+};
+
+template <class Op, class T>
+Expr<T> symbolic_of(const Symbolic<T>& s, int i) {
+  return Op::symbolic(Symbolic<T, SavedType<Op>>(s), i);
+}
+
+// Registers Op's symbolic rule, under its adjoint rule, when the program starts: naming it
+// in record_inputs instantiates it for each op the program records, and costs no
+// instruction there.
+template <class Op, class T>
+inline const bool symbolic_registered =
+    (register_symbolic<T>(&adjoint_of<Op, T>, &symbolic_of<Op, T>), true);
+
 // Appends op Op's node and computes its value: every op, built in or custom, is recorded
 // here. If the value rule throws, or check_finite refuses the value, the node is removed
 // again. Inlined into every op: for a
@@ -165,6 +185,7 @@ template <class Op, class T, class Inputs>
 [[gnu::always_inline]] inline Var<T> record_inputs(Tape<T>& tape, const char* name,
                                                    const Inputs& inputs, Shape shape,
                                                    std::source_location where, void* saved) {
+  if constexpr (HasSymbolic<Op, T>) static_cast<void>(symbolic_registered<Op, T>);
   Var<T> c = OpAccess<T>::append(tape, {name, shape, &adjoint_of<Op, T>, saved}, inputs, where);
   try {
     Op::value(Rule<T, SavedType<Op>>(tape, c.index()));
@@ -178,11 +199,13 @@ template <class Op, class T, class Inputs>
   return c;
 }
 
-// record_inputs for a braced list of inputs, with Op's Saved state if it has one.
+// record_inputs for a braced list of inputs, with Op's Saved state if it has one: the
+// engine's own ops, each of which states its adjoint as data.
 template <class Op, class T>
 [[gnu::always_inline]] inline Var<T> record(Tape<T>& tape, const char* name,
                                             std::type_identity_t<InputList<T>> inputs, Shape shape,
                                             std::source_location where) {
+  static_assert(HasSymbolic<Op, T>, "a built-in op needs a symbolic rule (ad/symbolic.hpp)");
   return record_inputs<Op>(tape, name, inputs, shape, where, keep<Op>(tape));
 }
 template <class Op, class T>
@@ -190,6 +213,7 @@ template <class Op, class T>
                                             std::type_identity_t<InputList<T>> inputs, Shape shape,
                                             std::source_location where,
                                             const SavedType<Op>& saved) {
+  static_assert(HasSymbolic<Op, T>, "a built-in op needs a symbolic rule (ad/symbolic.hpp)");
   return record_inputs<Op>(tape, name, inputs, shape, where, keep<Op>(tape, saved));
 }
 

@@ -94,12 +94,23 @@ void require_regular(const char* op, const Var<T>& a, const SavedLU<T>& lu,
   }
 }
 
+// A⁻ᵀ in a symbolic expression, computed afresh from A's value.
+template <class T>
+Expr<T> inverse_transpose(const Expr<T>& a) {
+  return map<T>("{}⁻ᵀ", a, a.shape(), [](const Matrix<T>& m) {
+    return Matrix<T>(m.partialPivLu().inverse().transpose());
+  });
+}
+
 template <class T>
 struct Trace {
   static constexpr OpInfo info{
       .name = "trace", .value = "c = tr A", .adjoint = "Ā += c̄ I", .domain = "total (square A)"};
   static void value(const Rule<T>& r) { r.y()(0, 0) = r.x(0).trace(); }
   static void adjoint(const Rule<T>& r) { r.xbar(0).diagonal().array() += r.ybar()(0, 0); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return scaled(s.ybar(), identity<T>(s.x(0).rows()));
+  }
 };
 
 template <class T>
@@ -121,6 +132,9 @@ struct Inverse {
     auto c = r.y();
     const Matrix<T> cbar_ct = r.ybar() * c.transpose();
     r.accumulate(0, -(c.transpose() * cbar_ct));
+  }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    return -(transpose(s.y()) * s.ybar() * transpose(s.y()));
   }
 };
 
@@ -168,6 +182,15 @@ struct Det {
       r.accumulate(0, cbar * adjugate<T>(r.x(0)).transpose());
     }
   }
+  // The same choice of form as the adjoint rule: c A⁻ᵀ while A is well conditioned.
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    if (s.saved().a.rcond > std::sqrt(std::numeric_limits<T>::epsilon())) {
+      return scaled(s.ybar() * s.y(), inverse_transpose(s.x(0)));
+    }
+    return scaled(s.ybar(), map<T>("adj({})ᵀ", s.x(0), s.x(0).shape(), [](const Matrix<T>& a) {
+                    return Matrix<T>(adjugate<T>(a).transpose());
+                  }));
+  }
 };
 
 template <class T>
@@ -186,6 +209,9 @@ struct Logdet {
     const SavedLU<T>& lu = r.saved().a;
     const Eigen::Index n = lu.lu.rows;
     r.accumulate(0, r.ybar()(0, 0) * lu.solve_transposed(Matrix<T>::Identity(n, n)));
+  }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    return scaled(s.ybar(), inverse_transpose(s.x(0)));
   }
 };
 
@@ -208,6 +234,10 @@ struct Solve {
     if (r.wants(0)) r.accumulate(0, -(g * r.y().transpose()));
     if (r.wants(1)) r.accumulate(1, g);
   }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int i) {
+    const Expr<T> g = inverse_transpose(s.x(0)) * s.ybar();
+    return i == 0 ? -(g * transpose(s.y())) : g;
+  }
 };
 
 template <class T>
@@ -222,6 +252,7 @@ struct Dot {
     if (r.wants(0)) r.accumulate(0, cbar * r.x(1));
     if (r.wants(1)) r.accumulate(1, cbar * r.x(0));
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) { return scaled(s.ybar(), s.x(1 - i)); }
 };
 
 template <class T>
@@ -234,6 +265,9 @@ struct Outer {
   static void adjoint(const Rule<T>& r) {
     if (r.wants(0)) r.accumulate(0, r.ybar() * r.x(1));
     if (r.wants(1)) r.accumulate(1, r.ybar().transpose() * r.x(0));
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    return i == 0 ? s.ybar() * s.x(1) : transpose(s.ybar()) * s.x(0);
   }
 };
 
@@ -248,6 +282,10 @@ struct Norm {
     const T c = r.y()(0, 0);
     if (c > T(0)) r.accumulate(0, (r.ybar()(0, 0) / c) * r.x(0));
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    if (!(s.y_value()(0, 0) > T(0))) return {};
+    return scaled(quotient(s.ybar(), s.y()), s.x(0));
+  }
 };
 
 template <class T>
@@ -259,6 +297,10 @@ struct DiagMatrix {
                                .domain = "total"};
   static void value(const Rule<T>& r) { r.y() = r.x(0).col(0).asDiagonal(); }
   static void adjoint(const Rule<T>& r) { r.xbar(0).col(0) += r.ybar().diagonal(); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return map<T>("diag({})", s.ybar(), s.x(0).shape(),
+                  [](const Matrix<T>& c) { return Matrix<T>(c.diagonal()); });
+  }
 };
 
 template <class T>
@@ -270,6 +312,10 @@ struct DiagVector {
                                .domain = "total"};
   static void value(const Rule<T>& r) { r.y().col(0) = r.x(0).diagonal(); }
   static void adjoint(const Rule<T>& r) { r.xbar(0).diagonal() += r.ybar().col(0); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return map<T>("diag({})", s.ybar(), s.x(0).shape(),
+                  [](const Matrix<T>& c) { return Matrix<T>(c.col(0).asDiagonal()); });
+  }
 };
 
 }  // namespace

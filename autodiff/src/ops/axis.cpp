@@ -36,6 +36,10 @@ struct SumAxis {
     const auto a = r.x(0);
     r.accumulate(0, detail::expand(r.ybar(), a.rows(), a.cols()));
   }
+  // 𝟙 c̄ or c̄ 𝟙ᵀ
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    return stretch(s.ybar(), s.x(0).shape());
+  }
 };
 
 template <class T>
@@ -57,6 +61,11 @@ struct MeanAxis {
     const auto a = r.x(0);
     const auto count = static_cast<T>(down_rows(r) ? a.rows() : a.cols());
     r.accumulate(0, detail::expand(r.ybar(), a.rows(), a.cols()) / count);
+  }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    const Shape a = s.x(0).shape();
+    const auto count = static_cast<T>(s.saved().axis == Axis::rows ? a.rows : a.cols);
+    return (T(1) / count) * stretch(s.ybar(), a);
   }
 };
 
@@ -93,6 +102,27 @@ struct MaxAxis {
     } else {
       for (Eigen::Index i = 0; i < cbar.rows(); ++i) abar(i, s.at[i]) += cbar(i, 0);
     }
+  }
+  // [A = max] ⊙ 𝟙 c̄: the 0/1 matrix of the first maximum of each column (row), from A alone.
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    const bool columns = s.saved().axis == Axis::rows;
+    const Expr<T> first_max =
+        map<T>(columns ? "[{} = colmax]" : "[{} = rowmax]", s.x(0), s.x(0).shape(),
+               [columns](const Matrix<T>& a) {
+                 Matrix<T> m = Matrix<T>::Zero(a.rows(), a.cols());
+                 Eigen::Index at = 0;
+                 for (Eigen::Index k = 0; k < (columns ? a.cols() : a.rows()); ++k) {
+                   if (columns) {
+                     a.col(k).maxCoeff(&at);
+                     m(at, k) = 1;
+                   } else {
+                     a.row(k).maxCoeff(&at);
+                     m(k, at) = 1;
+                   }
+                 }
+                 return m;
+               });
+    return hadamard(first_max, stretch(s.ybar(), s.x(0).shape()));
   }
 };
 

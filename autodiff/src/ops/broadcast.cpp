@@ -20,6 +20,7 @@ struct Add {
     if (r.wants(0)) detail::add_reduced(r, 0, r.ybar());
     if (r.wants(1)) detail::add_reduced(r, 1, r.ybar());
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) { return reduce(s.ybar(), s.x(i).shape()); }
 };
 
 template <class T>
@@ -35,6 +36,10 @@ struct Subtract {
   static void adjoint(const Rule<T>& r) {
     if (r.wants(0)) detail::add_reduced(r, 0, r.ybar());
     if (r.wants(1)) detail::add_reduced(r, 1, -r.ybar());
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    const Expr<T> part = reduce(s.ybar(), s.x(i).shape());
+    return i == 0 ? part : -part;
   }
 };
 
@@ -54,6 +59,10 @@ struct Hadamard {
       detail::with_expanded(r.x(1 - i), cbar.rows(), cbar.cols(),
                             [&](const auto& other) { detail::add_reduced(r, i, cbar * other); });
     }
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    const Expr<T>& cbar = s.ybar();
+    return reduce(hadamard(cbar, stretch(s.x(1 - i), cbar.shape())), s.x(i).shape());
   }
 };
 

@@ -18,6 +18,10 @@ struct Sigmoid : detail::Elementwise<Sigmoid<T>, T> {
   static auto adjoint_of(const auto&, const auto& c, const auto& cbar) {
     return cbar * c * (T(1) - c);
   }
+  // σ'(A) = C ⊙ (1 − C)
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return hadamard(s.ybar(), derivative("σ'", s.x(0), hadamard(s.y(), affine(s.y(), -1, 1))));
+  }
 };
 
 template <class T>
@@ -30,6 +34,9 @@ struct Tanh : detail::Elementwise<Tanh<T>, T> {
   }
   static auto adjoint_of(const auto&, const auto& c, const auto& cbar) {
     return cbar * (T(1) - c * c);
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return hadamard(s.ybar(), derivative("tanh'", s.x(0), affine(hadamard(s.y(), s.y()), -1, 1)));
   }
 };
 
@@ -44,6 +51,9 @@ struct Relu : detail::Elementwise<Relu<T>, T> {
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
     return (a > T(0)).select(cbar, T(0));
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return hadamard(s.ybar(), map_elements<T>("[{} > 0]", s.x(0), [](T a) { return T(a > T(0)); }));
+  }
 };
 
 template <class T>
@@ -57,6 +67,7 @@ struct Exp : detail::Elementwise<Exp<T>, T> {
     return exp(a);
   }
   static auto adjoint_of(const auto&, const auto& c, const auto& cbar) { return cbar * c; }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return hadamard(s.ybar(), s.y()); }
 };
 
 template <class T>
@@ -70,6 +81,7 @@ struct Log : detail::Elementwise<Log<T>, T> {
     return log(a);
   }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return cbar / a; }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return quotient(s.ybar(), s.x(0)); }
 };
 
 }  // namespace

@@ -17,6 +17,9 @@ struct Matmul {
     if (r.wants(0)) detail::add_product(r, 0, r.ybar(), r.x(1).transpose());
     if (r.wants(1)) detail::add_product(r, 1, r.x(0).transpose(), r.ybar());
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    return i == 0 ? s.ybar() * transpose(s.x(1)) : transpose(s.x(0)) * s.ybar();
+  }
 };
 
 template <class T>
@@ -25,6 +28,7 @@ struct Transpose {
       .name = "transpose", .value = "C = Aᵀ", .adjoint = "Ā += C̄ᵀ", .domain = "total"};
   static void value(const Rule<T>& r) { r.y() = r.x(0).transpose(); }
   static void adjoint(const Rule<T>& r) { r.accumulate(0, r.ybar().transpose()); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return transpose(s.ybar()); }
 };
 
 template <class T>
@@ -42,6 +46,7 @@ struct Affine {
     r.y().array() = alpha * r.x(0).array() + beta;
   }
   static void adjoint(const Rule<T, Saved>& r) { r.accumulate(0, r.saved().alpha * r.ybar()); }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) { return s.saved().alpha * s.ybar(); }
 };
 
 }  // namespace

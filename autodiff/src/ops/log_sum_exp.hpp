@@ -1,6 +1,9 @@
 #pragma once
 // The shifted exponential sum behind softmax, log_softmax and the softmax cross-entropies.
 
+#include <ad/symbolic.hpp>
+
+#include <cmath>
 #include <utility>
 
 namespace ad::detail {
@@ -14,6 +17,30 @@ template <class X>
 auto shifted_exp_sum(const X& z) {
   const auto m = z.maxCoeff();
   return std::pair{m, (z.array() - m).exp().sum()};
+}
+
+// softmax(Z) and log_softmax(Z), per column, as functions in a symbolic expression.
+template <class T>
+Expr<T> softmax_of(const Expr<T>& z) {
+  return map<T>("softmax({})", z, z.shape(), [](const Matrix<T>& m) {
+    Matrix<T> c(m.rows(), m.cols());
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+      const auto [top, sum] = shifted_exp_sum(m.col(j));
+      c.col(j).array() = (m.col(j).array() - top).exp() / sum;
+    }
+    return c;
+  });
+}
+template <class T>
+Expr<T> log_softmax_of(const Expr<T>& z) {
+  return map<T>("log_softmax({})", z, z.shape(), [](const Matrix<T>& m) {
+    Matrix<T> c(m.rows(), m.cols());
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+      const auto [top, sum] = shifted_exp_sum(m.col(j));
+      c.col(j).array() = (m.col(j).array() - top) - std::log(sum);
+    }
+    return c;
+  });
 }
 
 }  // namespace ad::detail

@@ -46,6 +46,14 @@ struct SoftmaxCrossEntropy {
       zbar(labels[j], j) -= scale;
     }
   }
+  // l̄ (softmax(Z) − Y) / N, Y the labels one-hot
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    const Expr<T>& z = s.x(0);
+    Matrix<T> y = Matrix<T>::Zero(z.rows(), z.cols());
+    for (Eigen::Index j = 0; j < z.cols(); ++j) y(s.saved().labels[j], j) = 1;
+    return scaled(s.ybar(), (T(1) / static_cast<T>(z.cols())) *
+                                (detail::softmax_of(z) - literal<T>("onehot(labels)", y)));
+  }
 };
 
 template <class T>
@@ -71,6 +79,14 @@ struct BinaryCrossEntropyWithLogits {
     }
     if (r.wants(1)) r.accumulate(1, -scale * z);
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    const Expr<T>&z = s.x(0), &p = s.x(1);
+    const T mn = static_cast<T>(z.rows() * z.cols());
+    if (i == 1) return scaled(s.ybar(), (T(-1) / mn) * z);
+    const Expr<T> sigma =
+        map_elements<T>("σ({})", z, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+    return scaled(s.ybar(), (T(1) / mn) * (sigma - p));
+  }
 };
 
 template <class T>
@@ -86,6 +102,10 @@ struct MeanSquaredError {
     const T scale = T(2) * r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
     if (r.wants(0)) r.accumulate(0, scale * (r.x(0) - r.x(1)));
     if (r.wants(1)) r.accumulate(1, -scale * (r.x(0) - r.x(1)));
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    const T mn = static_cast<T>(s.x(0).rows() * s.x(0).cols());
+    return scaled(s.ybar(), (i == 0 ? T(2) : T(-2)) / mn * (s.x(0) - s.x(1)));
   }
 };
 

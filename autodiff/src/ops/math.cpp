@@ -28,6 +28,12 @@ struct Divide {
       if (r.wants(1)) detail::add_reduced(r, 1, -(cbar * c / b));
     });
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    const Expr<T>& cbar = s.ybar();
+    const Expr<T> b = stretch(s.x(1), cbar.shape());
+    if (i == 0) return reduce(quotient(cbar, b), s.x(0).shape());
+    return -reduce(quotient(hadamard(cbar, s.y()), b), s.x(1).shape());
+  }
 };
 
 template <class T>
@@ -51,6 +57,12 @@ struct Pow : detail::Elementwise<Pow<T>, T> {
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar, const Saved& s) {
     return cbar * s.p * a.pow(s.p == T(0) ? T(0) : s.p - T(1));
   }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    const T p = s.saved().p;
+    if (p == T(0)) return {};
+    return hadamard(s.ybar(), p * map_elements<T>(fmt::format("{{}}^{:g}", p - T(1)), s.x(0),
+                                                  [p](T a) { return std::pow(a, p - T(1)); }));
+  }
 };
 
 template <class T>
@@ -64,6 +76,7 @@ struct Sqrt : detail::Elementwise<Sqrt<T>, T> {
     return sqrt(a);
   }
   static auto adjoint_of(const auto&, const auto& c, const auto& cbar) { return cbar / (T(2) * c); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return quotient(s.ybar(), T(2) * s.y()); }
 };
 
 template <class T>
@@ -78,6 +91,9 @@ struct Log1p : detail::Elementwise<Log1p<T>, T> {
     return log1p(a);
   }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return cbar / (T(1) + a); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return quotient(s.ybar(), affine(s.x(0), 1, 1));
+  }
 };
 
 template <class T>
@@ -91,6 +107,10 @@ struct Abs : detail::Elementwise<Abs<T>, T> {
     return abs(a);
   }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return cbar * a.sign(); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return hadamard(s.ybar(), map_elements<T>("sign({})", s.x(0),
+                                              [](T a) { return T(a > T(0)) - T(a < T(0)); }));
+  }
 };
 
 template <class T>
@@ -99,6 +119,7 @@ struct Square : detail::Elementwise<Square<T>, T> {
       .name = "square", .value = "C = A ⊙ A", .adjoint = "Ā += 2 C̄ ⊙ A", .domain = "total"};
   static auto value_of(const auto& a) { return a * a; }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) { return T(2) * cbar * a; }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return hadamard(s.ybar(), T(2) * s.x(0)); }
 };
 
 template <class T>
@@ -112,6 +133,10 @@ struct Softplus : detail::Elementwise<Softplus<T>, T> {
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
     return cbar / (T(1) + (-a).exp());
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return hadamard(s.ybar(), map_elements<T>("σ({})", s.x(0),
+                                              [](T a) { return T(1) / (T(1) + std::exp(-a)); }));
+  }
 };
 
 template <class T>
@@ -124,6 +149,10 @@ struct LogSigmoid : detail::Elementwise<LogSigmoid<T>, T> {
   static auto value_of(const auto& a) { return a.min(T(0)) - (-a.abs()).exp().log1p(); }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
     return cbar / (T(1) + a.exp());
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    return hadamard(s.ybar(), map_elements<T>("σ(−{})", s.x(0),
+                                              [](T a) { return T(1) / (T(1) + std::exp(a)); }));
   }
 };
 
@@ -140,6 +169,11 @@ struct Clamp : detail::Elementwise<Clamp<T>, T> {
   static auto value_of(const auto& a, const Saved& s) { return a.max(s.lo).min(s.hi); }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar, const Saved& s) {
     return (a >= s.lo && a <= s.hi).select(cbar, T(0));
+  }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    const auto [lo, hi] = s.saved();
+    return hadamard(s.ybar(), map_elements<T>(fmt::format("[{:g} ≤ {{}} ≤ {:g}]", lo, hi), s.x(0),
+                                              [lo, hi](T a) { return T(a >= lo && a <= hi); }));
   }
 };
 

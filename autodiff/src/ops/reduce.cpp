@@ -13,6 +13,8 @@ struct Sum {
   static void adjoint(const Rule<T>& r) {
     r.accumulate(0, Matrix<T>::Constant(r.x(0).rows(), r.x(0).cols(), r.ybar()(0, 0)));
   }
+  // 𝟙 c̄ 𝟙ᵀ
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return stretch(s.ybar(), s.x(0).shape()); }
 };
 
 template <class T>
@@ -25,6 +27,10 @@ struct Mean {
   static void adjoint(const Rule<T>& r) {
     const T share = r.ybar()(0, 0) / static_cast<T>(r.x(0).size());
     r.accumulate(0, Matrix<T>::Constant(r.x(0).rows(), r.x(0).cols(), share));
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    const Shape a = s.x(0).shape();
+    return (T(1) / static_cast<T>(a.rows * a.cols)) * stretch(s.ybar(), a);
   }
 };
 

@@ -34,6 +34,11 @@ struct Softmax {
       zbar.col(j).array() += c.col(j).array() * (cbar.col(j).array() - inner);
     }
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    const Expr<T>&c = s.y(), &cbar = s.ybar();
+    const Expr<T> one = ones<T>(c.rows());
+    return hadamard(c, cbar - one * (transpose(one) * hadamard(cbar, c)));
+  }
 };
 
 template <class T>
@@ -57,6 +62,12 @@ struct LogSoftmax {
     for (Eigen::Index j = 0; j < c.cols(); ++j) {
       zbar.col(j).array() += cbar.col(j).array() - c.col(j).array().exp() * cbar.col(j).sum();
     }
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    const Expr<T>&c = s.y(), &cbar = s.ybar();
+    const Expr<T> one = ones<T>(c.rows());
+    const Expr<T> exp_c = map_elements<T>("e^{}", c, [](T v) { return std::exp(v); });
+    return cbar - hadamard(exp_c, one * (transpose(one) * cbar));
   }
 };
 
@@ -92,6 +103,14 @@ struct SoftmaxCrossEntropy {
         r.xbar(1).col(j).array() -= scale * ((z.col(j).array() - m) - std::log(sum));
       }
     }
+  }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    const Expr<T>&z = s.x(0), &p = s.x(1);
+    const T n = static_cast<T>(z.cols());
+    if (i == 1) return scaled(s.ybar(), (T(-1) / n) * detail::log_softmax_of(z));
+    const Expr<T> one = ones<T>(z.rows());
+    return scaled(s.ybar(),
+                  (T(1) / n) * (hadamard(detail::softmax_of(z), one * (transpose(one) * p)) - p));
   }
 };
 

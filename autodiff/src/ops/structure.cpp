@@ -20,6 +20,11 @@ struct Reshape {
     auto cbar = r.ybar();
     r.accumulate(0, cbar.reshaped(r.x(0).rows(), r.x(0).cols()));
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) {
+    const Shape a = s.x(0).shape();
+    return map<T>(fmt::format("reshape({{}}, {}, {})", a.rows, a.cols), s.ybar(), a,
+                  [a](const Matrix<T>& c) { return Matrix<T>(c.reshaped(a.rows, a.cols)); });
+  }
 };
 
 template <class T>
@@ -40,6 +45,9 @@ struct Block {
     const auto [row, col] = r.saved();
     auto cbar = r.ybar();
     r.xbar(0).block(row, col, cbar.rows(), cbar.cols()) += cbar;
+  }
+  static Expr<T> symbolic(const Symbolic<T, Saved>& s, int) {
+    return embed(s.ybar(), s.saved().row, s.saved().col, s.x(0).shape());
   }
 };
 
@@ -71,6 +79,11 @@ struct Hcat {
       if (r.wants(int(i))) r.accumulate(int(i), cbar.middleCols(col, r.x(int(i)).cols()));
     }
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    Eigen::Index col = 0;
+    for (int k = 0; k < i; ++k) col += s.x(k).cols();
+    return block(s.ybar(), 0, col, s.x(i).rows(), s.x(i).cols());
+  }
 };
 
 template <class T>
@@ -91,6 +104,11 @@ struct Vcat {
       if (r.wants(int(i))) r.accumulate(int(i), cbar.middleRows(row, r.x(int(i)).rows()));
     }
   }
+  static Expr<T> symbolic(const Symbolic<T>& s, int i) {
+    Eigen::Index row = 0;
+    for (int k = 0; k < i; ++k) row += s.x(k).rows();
+    return block(s.ybar(), row, 0, s.x(i).rows(), s.x(i).cols());
+  }
 };
 
 template <class T>
@@ -104,6 +122,7 @@ struct BroadcastTo {
     c = detail::expand(r.x(0), c.rows(), c.cols());
   }
   static void adjoint(const Rule<T>& r) { detail::add_reduced(r, 0, r.ybar()); }
+  static Expr<T> symbolic(const Symbolic<T>& s, int) { return reduce(s.ybar(), s.x(0).shape()); }
 };
 
 // Records a block of a under the name `op` (block, row or col).
