@@ -7,6 +7,7 @@
 #include <ad/ad.hpp>
 #include <ad/explain.hpp>
 
+#include "ops.hpp"  // examples/custom_op
 #include "ops/catalog.hpp"
 #include "ops/op_checks.hpp"
 #include "random_expression.hpp"
@@ -97,9 +98,22 @@ BOOST_AUTO_TEST_CASE(names_given_to_ops_are_used_and_others_follow_recording_ord
   const auto d = ad::explain(L, x);
   BOOST_TEST(d.subject() == "∂y/∂x0");
   BOOST_TEST(d.name_of(h) == "h");
-  // h is used twice: its adjoint gets both contributions, and the output's adjoint (ȳ = 1)
-  // is named once.
-  BOOST_TEST(d.formula() == "c0ᵀ ((𝟙 ⊙ h) + (𝟙 ⊙ h))", d.text());
+  // h is used twice: its adjoint gets both contributions (h̄ = z̄1 ⊙ h + z̄1 ⊙ h with
+  // z̄1 = 𝟙, the adjoint of a sum, a factor of 1 in ⊙).
+  BOOST_TEST(d.formula() == "c0ᵀ (h + h)", d.text());
+  // A shared adjoint that is more than one symbol is named once and defined in where().
+  auto B = tape.constant(Mat{{1.0, 2.0}, {3.0, 4.0}}, "B");
+  auto u = tape.variable(Mat{{0.5}, {-1.0}}, "u");
+  auto g = tanh(B * u);
+  auto L2 = sum(square(hadamard(g, B * g)));
+  const auto d2 = ad::explain(L2, u);
+  // L2 = Σ (a1 ⊙ z2)² with z3 = a1 ⊙ z2: z̄3 = 2 z3 reaches a1 by both of its inputs.
+  BOOST_TEST(d2.formula() == "Bᵀ (((z̄3 ⊙ z2) + Bᵀ (z̄3 ⊙ a1)) ⊙ tanh'(z1))", d2.text());
+  const auto where = d2.where();
+  BOOST_REQUIRE_EQUAL(where.size(), 1u);
+  BOOST_TEST(where[0] == "z̄3 = 2 z3");
+  tape.backward(L2);
+  BOOST_TEST(agrees(d2.evaluate(), u.grad()));
   tape.backward(L);
   BOOST_TEST(agrees(d.evaluate(), x.grad()));
 }
@@ -157,6 +171,24 @@ BOOST_AUTO_TEST_CASE(a_custom_op_without_a_symbolic_rule_is_an_opaque_factor_tha
   BOOST_TEST(d2.formula() == "3 𝟙ᵀ", d2.formula());
   tape.backward(y2);
   BOOST_TEST(agrees(d2.evaluate(), x.grad()));
+}
+
+// The two ops of examples/custom_op: bilinear states its rule, log_sum_exp does not.
+BOOST_AUTO_TEST_CASE(the_example_custom_ops_explain_and_evaluate) {
+  ad::Tape<double> tape;
+  auto x = tape.variable(Mat{{1.0}, {-2.0}}, "x");
+  auto A = tape.variable(Mat{{0.5, 1.0, -1.0}, {2.0, 0.25, 3.0}}, "A");
+  auto v = tape.variable(Mat{{0.3}, {0.7}, {-0.2}}, "v");
+  auto Z = tape.variable(Mat{{1.0, -1.0}, {0.5, 2.0}, {-3.0, 0.0}}, "Z");
+  auto y = example::bilinear(x, A, v) + sum(example::log_sum_exp(Z));
+  tape.backward(y);
+  BOOST_TEST(ad::explain(y, x).formula() == "A v");
+  BOOST_TEST(ad::explain(y, A).formula() == "x vᵀ");
+  BOOST_TEST(ad::explain(y, v).formula() == "Aᵀ x");
+  BOOST_TEST(ad::explain(y, Z).formula() == "vjp⟨log_sum_exp, 0⟩(𝟙ᵀ)");
+  for (const auto& leaf : {x, A, v, Z}) {
+    BOOST_TEST(agrees(ad::explain(y, leaf).evaluate(), leaf.grad()), leaf.name());
+  }
 }
 
 // Every case of the op catalog, at each of its samples, with a random seed of the output's

@@ -65,6 +65,31 @@ BOOST_AUTO_TEST_CASE(three_layer_gradients_have_the_weights_shapes_and_values) {
   BOOST_TEST(r.check.passed, fmt::format("{}", r.check));
 }
 
+// ad::explain derives the matrix-form formulas written out by hand in the walkthrough, and
+// its expressions evaluate to the same numbers.
+BOOST_AUTO_TEST_CASE(three_layer_derivations_are_the_matrix_form) {
+  const auto r = walkthroughs::three_layer_sigmoid();
+  const Mat* by_hand[] = {&r.matrix_dW1, &r.matrix_dW2, &r.matrix_dW3};
+  for (int l = 0; l < 3; ++l) {
+    BOOST_TEST(r.explained[l] == walkthroughs::matrix_form[l]);
+    BOOST_TEST((r.explained_dW[l] - *by_hand[l]).cwiseAbs().maxCoeff() <= 1e-15);
+  }
+  // The shapes a reader needs: the final outer products.
+  BOOST_TEST(r.derivation[0].find("(2x1)(1x2) → 2x2") != std::string::npos, r.derivation[0]);
+  BOOST_TEST(r.derivation[2].find("(1x1)(1x2) → 1x2") != std::string::npos, r.derivation[2]);
+  BOOST_TEST(r.dot.find("W1\\nvariable 2x2") != std::string::npos, r.dot);
+}
+
+// The seed's product breaks at its fourth factor: (1x1) x (2x2).
+BOOST_AUTO_TEST_CASE(the_seeds_product_fails_where_the_shapes_say) {
+  const auto lines = walkthroughs::seed_product_shapes();
+  BOOST_REQUIRE_EQUAL(lines.size(), 3u);
+  BOOST_TEST(lines[0] == "ψ'(z3) x W3: (1x1) x (1x2) → 1x2");
+  BOOST_TEST(lines[1] == "ψ'(z3) x W3 x ψ'(z2): (1x2) x (2x1) → 1x1");
+  BOOST_TEST(lines[2] ==
+             "ψ'(z3) x W3 x ψ'(z2) x W2: (1x1) x (2x2) does not fit: 1 columns against 2 rows");
+}
+
 BOOST_AUTO_TEST_CASE(lecture_chain_tape_matches_the_recursion) {
   const walkthroughs::LectureChain p;
   const auto r = walkthroughs::lecture_chain(p);
@@ -78,4 +103,12 @@ BOOST_AUTO_TEST_CASE(lecture_chain_tape_matches_the_recursion) {
   BOOST_TEST(std::abs(r.y_hat - a4) <= 1e-15);
   BOOST_TEST(std::abs(r.tape[2] - -(p.y - a4) * a3) <= 1e-15);
   BOOST_TEST(std::abs(r.loss - -std::log(a4)) <= 1e-15);
+  // The engine's recursion, evaluated, and its layer lines as the lecture writes them.
+  for (int l = 0; l < 3; ++l) {
+    BOOST_TEST(std::abs(r.explained[l] - r.recursion[l]) <= 1e-15 * std::abs(r.recursion[l]));
+  }
+  for (const char* line : {"z̄(4) = ā(4) ⊙ σ'(z(4))", "ā(3) = w(3)ᵀ z̄(4)", "z̄(3) = ā(3) ⊙ σ'(z(3))",
+                           "w̄(1) = z̄(2) a(1)ᵀ"}) {
+    BOOST_TEST(r.steps.find(line) != std::string::npos, line << " in\n" << r.steps);
+  }
 }

@@ -250,14 +250,20 @@ class Printer {
       case Kind<T>::transpose:
         return operand(n.args[0]) + "ᵀ";
       case Kind<T>::sum: {
+        // A term that is a sum or a product reads the same without parentheses; a
+        // subtracted one only if it is a product.
+        auto term = [&](const Expr<T>& t) {
+          const bool plain = t.kind() == Kind<T>::sum || t.kind() == Kind<T>::product;
+          return plain ? print(t) : operand(t);
+        };
         const Expr<T>& b = n.args[1];
-        const std::string left =
-            n.args[0].kind() == Kind<T>::sum ? print(n.args[0]) : operand(n.args[0]);
         if (b.kind() == Kind<T>::affine && b.node().beta == T(0) && b.node().alpha < T(0)) {
-          return fmt::format("{} − {}", left,
-                             print(affine(b.node().args[0], -b.node().alpha, T(0))));
+          const Expr<T> positive = affine(b.node().args[0], -b.node().alpha, T(0));
+          return fmt::format(
+              "{} − {}", term(n.args[0]),
+              positive.kind() == Kind<T>::product ? print(positive) : operand(positive));
         }
-        return fmt::format("{} + {}", left, b.kind() == Kind<T>::sum ? print(b) : operand(b));
+        return fmt::format("{} + {}", term(n.args[0]), term(b));
       }
       case Kind<T>::hadamard:
         return fmt::format("{} ⊙ {}", operand(n.args[0]), operand(n.args[1]));
@@ -307,6 +313,11 @@ class Printer {
       default:
         return true;
     }
+  }
+
+  // Whether an adjoint prints as its name (defined in Derivation::where).
+  bool named(const Expr<T>& e) const {
+    return e.kind() == Kind<T>::adjoint && !inline_.count(&e.node());
   }
 
   std::string operand(const Expr<T>& e) const {
@@ -642,11 +653,9 @@ std::vector<std::string> Derivation<T>::where() const {
   std::vector<std::string> lines;
   if (path_.empty()) return lines;
   const auto p = printer_for(gradient_, names_, *tape_, path_.front(), options_, false);
-  auto uses = adjoint_uses(gradient_);
   std::set<const void*> seen;
   post_order(gradient_, seen, [&](const Expr<T>& e) {
-    if (e.kind() == Kind<T>::adjoint && &e.node() != &gradient_.node() && p.atomic(e) &&
-        uses[&e.node()] > 1) {
+    if (p.named(e) && &e.node() != &gradient_.node()) {
       lines.push_back(fmt::format("{} = {}", p.print(e), p.print(e.node().args[0])));
     }
   });
@@ -658,12 +667,19 @@ std::vector<std::pair<std::string, std::string>> Derivation<T>::factor_rows() co
   std::vector<std::pair<std::string, std::string>> rows;
   if (path_.empty()) return rows;
   const auto p = printer_for(gradient_, names_, *tape_, path_.front(), options_, false);
+  // Children first, each node once; a derivative not spelt out is one symbol.
   std::set<const void*> seen;
-  post_order(gradient_, seen, [&](const Expr<T>& e) {
+  auto visit = [&](const Expr<T>& e, auto& self) -> void {
+    if (!seen.insert(&e.node()).second) return;
     if (e.kind() == Kind<T>::derivative && !options_.spell_derivatives) return;
+    for (const Expr<T>& a : e.node().args) self(a, self);
     const std::string shapes = operation_shapes(e);
-    if (!shapes.empty()) rows.emplace_back(p.print(e), shapes);
-  });
+    const std::pair<std::string, std::string> row{p.print(e), shapes};
+    if (!shapes.empty() && std::find(rows.begin(), rows.end(), row) == rows.end()) {
+      rows.push_back(row);
+    }
+  };
+  visit(gradient_, visit);
   return rows;
 }
 

@@ -40,6 +40,19 @@ void require_equal(const char* what, const Expr<T>& a, const Expr<T>& b) {
   }
 }
 
+// The 1x1 seed of 1, or an adjoint that is it: a factor of 1 in products and scaling.
+template <class T>
+bool unit(const Expr<T>& e) {
+  return e.unit() || (e.kind() == Kind<T>::adjoint && unit(e.node().args[0]));
+}
+
+// A factor of 1 in ⊙: the unit seed, a column of ones, or an adjoint that is one of them.
+template <class T>
+bool elementwise_one(const Expr<T>& e) {
+  if (e.unit() || e.kind() == Kind<T>::ones) return true;
+  return e.kind() == Kind<T>::adjoint && elementwise_one(e.node().args[0]);
+}
+
 }  // namespace
 
 template <class T>
@@ -55,8 +68,8 @@ Expr<T> operator*(const Expr<T>& a, const Expr<T>& b) {
                      fmt::format("A has {} columns but B has {} rows", a.cols(), b.rows()),
                      std::source_location::current());
   }
-  if (a.unit()) return b;
-  if (b.unit()) return a;
+  if (unit(a)) return b;
+  if (unit(b)) return a;
   return make<T>(Kind<T>::product, {a.rows(), b.cols()}, {a, b});
 }
 
@@ -107,8 +120,9 @@ Expr<T> transpose(const Expr<T>& a) {
 template <class T>
 Expr<T> hadamard(const Expr<T>& a, const Expr<T>& b) {
   require_equal("hadamard", a, b);
-  if (a.unit()) return b;
-  if (b.unit()) return a;
+  // A 1x1 seed of 1 and a column of ones are factors of 1.
+  if (elementwise_one(a)) return b;
+  if (elementwise_one(b)) return a;
   return make<T>(Kind<T>::hadamard, a.shape(), {a, b});
 }
 
@@ -125,7 +139,7 @@ Expr<T> scaled(const Expr<T>& c, const Expr<T>& a) {
     throw ShapeError("scaled", c.shape(), a.shape(), "the factor must be 1x1",
                      std::source_location::current());
   }
-  if (c.unit()) return a;
+  if (unit(c)) return a;
   if (a.rows() == 1 && a.cols() == 1) return c * a;
   return make<T>(Kind<T>::scaled, a.shape(), {c, a});
 }

@@ -77,6 +77,13 @@ struct Bilinear {
     if (r.wants(1)) r.accumulate(1, cbar * r.x(0) * r.x(2).transpose());
     if (r.wants(2)) r.accumulate(2, cbar * r.x(1).transpose() * r.x(0));
   }
+  // The same three terms as data, for ad::explain (docs/explain.md). LogSumExp gives none:
+  // a derivation shows it as vjp⟨log_sum_exp, 0⟩(c̄), its adjoint rule applied to c̄.
+  static ad::Expr<T> symbolic(const ad::Symbolic<T, Saved>& s, int i) {
+    if (i == 0) return scaled(s.ybar(), s.x(1) * s.x(2));
+    if (i == 1) return scaled(s.ybar(), s.x(0) * transpose(s.x(2)));
+    return scaled(s.ybar(), transpose(s.x(1)) * s.x(0));
+  }
 };
 
 template <class T>
