@@ -499,11 +499,18 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
 }
 
 template <class T>
+void Tape<T>::forget_names() {
+  names_.clear();
+}
+
+template <class T>
 void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
   wide_inputs_.clear();
-  names_.clear();
+  if (!names_.empty()) [[unlikely]] {
+    forget_names();
+  }
   arena_.rewind();
   swept_ = 0;
   lost_parameter_ = false;

@@ -431,6 +431,8 @@ class Tape {
   // Takes this tape off the lists of the parameters it records (they are alive: see above).
   void forget_parameters();
 #endif
+  // Out of line, so that clearing a tape without names costs one test.
+  [[gnu::noinline]] void forget_names();
   std::string describe(const detail::Node<T>& n) const;
   void require_finite_adjoints(const detail::Node<T>& n) const;
   // require_finite for a node: ops call it without a Var in memory to refer to.
