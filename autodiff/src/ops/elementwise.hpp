@@ -106,7 +106,7 @@ struct Elementwise {
   // the column arrays this adaptor works on (accumulate assigns to the adjoint's own shape,
   // which a column array matches only for column vectors), once the caller holds the slot.
   template <class X, class E>
-  static void assign_or_add(bool written, X&& xbar, const E& e) {
+  [[gnu::always_inline]] static void assign_or_add(bool written, X&& xbar, const E& e) {
     if (written) {
       xbar += e;
     } else {
