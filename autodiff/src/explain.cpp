@@ -21,7 +21,7 @@ namespace detail {
 template <class T>
 struct ExplainAccess {
   static const Node<T>& node(const Tape<T>& t, std::uint32_t i) { return t.nodes_[i]; }
-  static const Origin& origin(const Tape<T>& t, std::uint32_t i) { return t.origins_[i]; }
+  static const Origin<T>& origin(const Tape<T>& t, std::uint32_t i) { return t.origins_[i]; }
   static std::uint32_t input(const Tape<T>& t, std::uint32_t i, std::uint32_t k) {
     return t.input_index(t.nodes_[i], k);
   }
