@@ -2,6 +2,8 @@
 
 #include <ad/nn/train.hpp>
 
+#include "checkpoint.hpp"
+
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -9,6 +11,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <optional>
 
 namespace ad::nn {
 namespace {
@@ -122,65 +126,138 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
         fmt::format("fit: the number of epochs ({}) must not be negative", options.epochs));
   }
   if (train.size() == 0) throw ad::Error("fit: the training set is empty");
-  Batcher<T> batcher(train, options.batch_size, options.shuffle, options.seed);
+  Replicas<T>* const replicas = options.replicas;
+  const int rank = replicas ? replicas->rank() : 0;
+  const int ranks = replicas ? replicas->size() : 1;
+  Batcher<T> batcher(train, options.batch_size, options.shuffle, options.seed, rank, ranks);
   const Index batches = batcher.batches_per_epoch();
   if (options.schedule) check_schedule<T>(options.schedule, options.epochs, batches);
   Progress mode = options.progress;
   if (mode == Progress::automatic) {
     mode = options.out && isatty(fileno(options.out)) ? Progress::bar : Progress::lines;
   }
-  if (!options.out) mode = Progress::none;
+  if (!options.out || rank != 0) mode = Progress::none;
+
+  const ParameterList<T> parameters = model.parameters();
+  detail::FitProgress at;  // where training is: the checkpoint's contents
+  at.replicas = ranks;
+  at.sums.assign(3 * static_cast<std::size_t>(ranks), 0);
+  if (options.resume && std::filesystem::exists(options.checkpoint)) {
+    detail::read_checkpoint(options.checkpoint, parameters, optimizer, at, options, train.size());
+    if (at.replicas != ranks) {
+      // Another group: the epoch's running sums so far go to rank 0.
+      double total[3] = {};
+      for (std::size_t i = 0; i < at.sums.size(); ++i) total[i % 3] += at.sums[i];
+      at.sums.assign(3 * static_cast<std::size_t>(ranks), 0);
+      std::copy(std::begin(total), std::end(total), at.sums.begin());
+      at.replicas = ranks;
+    }
+  }
+  if (replicas) replicas->broadcast(parameters, optimizer.state());
+  // With replicas, each evaluates its share of the validation set.
+  std::optional<Dataset<T>> validation_shard;
+  if (replicas && options.validation) {
+    const Shard shard = shard_of(options.validation->size(), rank, ranks);
+    std::vector<Index> indices(static_cast<std::size_t>(shard.size));
+    std::iota(indices.begin(), indices.end(), shard.first);
+    validation_shard = options.validation->subset(indices);
+  }
+  for (int epoch = 1; epoch < at.epoch; ++epoch) batcher.start_epoch();  // the orders drawn
 
   Tape<T> tape;
   Batch<T> batch;
-  History history;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  History& history = at.history;
+  for (int epoch = at.epoch; epoch <= options.epochs; ++epoch) {
     const auto start = Clock::now();
     ProgressBar bar(options.out, epoch, options.epochs, batches);
     batcher.start_epoch();
-    double loss_sum = 0;
-    Index seen = 0;
-    Index hits = 0;
-    for (Index b = 0; batcher.next(batch); ++b) {
+    batcher.skip(at.batch);
+    double* const sums = at.sums.data() + 3 * rank;
+    double& loss_sum = sums[0];  // this replica's, over its shards
+    double& seen = sums[1];
+    double& hits = sums[2];
+    for (Index b = at.batch; batcher.next(batch); ++b) {
       if (options.schedule) {
         optimizer.set_learning_rate(
             options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
       }
       tape.clear();
-      const Var<T> output = model(tape.constant(batch.x()));
-      const Var<T> l = loss(output, batch);
-      const double value = l.value()(0, 0);
-      if (!std::isfinite(value)) {
-        throw ad::NumericError(fmt::format(
-            "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be too "
-            "high",
-            value, epoch, b + 1, optimizer.learning_rate()));
-      }
       optimizer.zero_grad();
-      tape.backward(l);
+      if (batch.size() > 0) {
+        const Var<T> output = model(tape.constant(batch.x()));
+        const Var<T> l = loss(output, batch);
+        const double value = l.value()(0, 0);
+        if (!std::isfinite(value)) {
+          throw ad::NumericError(fmt::format(
+              "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be "
+              "too high",
+              value, epoch, b + 1, optimizer.learning_rate()));
+        }
+        if (replicas) {
+          const Index whole = std::min(options.batch_size, train.size() - b * options.batch_size);
+          replicas->backward(tape, l, static_cast<T>(batch.size()) / static_cast<T>(whole),
+                             parameters);
+        } else {
+          tape.backward(l);
+        }
+        loss_sum += value * static_cast<double>(batch.size());
+        seen += static_cast<double>(batch.size());
+        if (!batch.labels().empty()) {
+          hits += static_cast<double>(correct(output.value(), batch.labels()));
+        }
+      } else {
+        replicas->backward(tape, Var<T>(), T(0), parameters);
+      }
       optimizer.step();
-      loss_sum += value * static_cast<double>(batch.size());
-      seen += batch.size();
-      if (!batch.labels().empty()) hits += correct(output.value(), batch.labels());
+      at.batch = b + 1;
+      ++at.step;
+      if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
+        // Every replica's running sums, exactly: each adds its own to zeros elsewhere.
+        if (replicas) replicas->sum(at.sums);
+        if (rank == 0) {
+          detail::write_checkpoint(options.checkpoint, parameters, optimizer, at, options,
+                                   train.size());
+        }
+        for (int r = 0; r < ranks; ++r) {
+          if (r != rank) std::fill_n(at.sums.begin() + 3 * r, 3, 0.0);
+        }
+      }
       if (mode == Progress::bar) {
-        bar.update(b + 1, loss_sum / static_cast<double>(seen), seen, seconds_since(start));
+        bar.update(b + 1, loss_sum / seen, static_cast<Index>(seen), seconds_since(start));
       }
     }
+    double epoch_sums[3] = {loss_sum, seen, hits};
+    if (replicas) replicas->sum(epoch_sums);
     EpochStats stats;
     stats.epoch = epoch;
     stats.seconds = seconds_since(start);
-    stats.train_loss = loss_sum / static_cast<double>(seen);
-    if (!train.labels.empty()) {
-      stats.train_accuracy = static_cast<double>(hits) / static_cast<double>(seen);
-    }
+    stats.train_loss = epoch_sums[0] / epoch_sums[1];
+    if (!train.labels.empty()) stats.train_accuracy = epoch_sums[2] / epoch_sums[1];
     stats.learning_rate = optimizer.learning_rate();
     if (options.validation) {
-      const Evaluation e =
-          evaluate(model, loss, *options.validation, std::max<Index>(options.batch_size, 256));
-      stats.val_loss = e.loss;
-      stats.val_accuracy = e.accuracy;
+      const Index eval_batch = std::max<Index>(options.batch_size, 256);
+      if (replicas) {
+        double v[3] = {};  // loss · samples, correct, samples
+        if (validation_shard->size() > 0) {
+          const Evaluation e = evaluate(model, loss, *validation_shard, eval_batch);
+          const auto n = static_cast<double>(validation_shard->size());
+          v[0] = e.loss * n;
+          v[1] = std::isnan(e.accuracy) ? 0 : std::round(e.accuracy * n);
+          v[2] = n;
+        }
+        replicas->sum(v);
+        stats.val_loss = v[0] / v[2];
+        if (!options.validation->labels.empty()) stats.val_accuracy = v[1] / v[2];
+      } else {
+        const Evaluation e = evaluate(model, loss, *options.validation, eval_batch);
+        stats.val_loss = e.loss;
+        stats.val_accuracy = e.accuracy;
+      }
     }
     history.epochs.push_back(stats);
+    at.epoch = epoch + 1;
+    at.batch = 0;
+    std::fill(at.sums.begin(), at.sums.end(), 0.0);
     if (mode == Progress::bar) bar.clear();
     if (mode != Progress::none) print_epoch(options.out, stats, options.epochs);
     bool go_on = true;
