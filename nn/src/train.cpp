@@ -153,6 +153,14 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
       at.replicas = ranks;
     }
   }
+  // Each replica keeps its own running sums, zeros in the others' places (summed across the
+  // group for a checkpoint, each place then holds its replica's sums exactly).
+  const auto keep_own_sums = [&] {
+    for (int r = 0; r < ranks; ++r) {
+      if (r != rank) std::fill_n(at.sums.begin() + 3 * r, 3, 0.0);
+    }
+  };
+  keep_own_sums();
   if (replicas) replicas->broadcast(parameters, optimizer.state());
   // With replicas, each evaluates its share of the validation set.
   std::optional<Dataset<T>> validation_shard;
@@ -212,15 +220,12 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
       at.batch = b + 1;
       ++at.step;
       if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
-        // Every replica's running sums, exactly: each adds its own to zeros elsewhere.
         if (replicas) replicas->sum(at.sums);
         if (rank == 0) {
           detail::write_checkpoint(options.checkpoint, parameters, optimizer, at, options,
                                    train.size());
         }
-        for (int r = 0; r < ranks; ++r) {
-          if (r != rank) std::fill_n(at.sums.begin() + 3 * r, 3, 0.0);
-        }
+        keep_own_sums();
       }
       if (mode == Progress::bar) {
         bar.update(b + 1, loss_sum / seen, static_cast<Index>(seen), seconds_since(start));

@@ -7,8 +7,8 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -224,13 +224,13 @@ void Replicas<T>::backward(Tape<T>& tape, const Var<T>& loss, T weight,
   if (parameters != s.laid_out) s.lay_out(parameters);
   const double start = MPI_Wtime();
   double swept = start;
+  // An empty shard adds nothing, but the group's reductions need this rank too: it makes the
+  // same calls with zero gradients.
   if (loss.empty()) {
-    // An empty shard: nothing to add, but the group's reductions need this rank too.
     for (Parameter<T>* p : parameters) p->grad().setZero();
-    for (std::size_t k = 0; k < s.buckets.size(); ++k) s.start(k, weight);
-    s.finish();
-  } else if (s.options.reduction == Reduction::after_backward || s.size == 1) {
-    tape.backward(loss);
+  }
+  if (s.options.reduction == Reduction::after_backward || s.size == 1) {
+    if (!loss.empty()) tape.backward(loss);
     swept = MPI_Wtime();
     for (Parameter<T>* p : parameters) {
       auto& g = p->grad();
@@ -241,27 +241,31 @@ void Replicas<T>::backward(Tape<T>& tape, const Var<T>& loss, T weight,
       }
     }
   } else {
-    // Where the sweep finishes each bucket: the earliest first use of its members (a
-    // parameter this step did not record is finished from the start).
-    for (Bucket<T>& b : s.buckets) {
-      b.ready_at = std::numeric_limits<std::uint32_t>::max();
-      for (const std::size_t i : b.members) {
-        try {
-          b.ready_at = std::min(b.ready_at, tape.first_use(*parameters[i]));
-        } catch (const ad::Error&) {
+    std::size_t next = 0;
+    if (!loss.empty()) {
+      // Where the sweep finishes each bucket: the earliest first use of its members (a
+      // parameter this step did not record is finished from the start).
+      for (Bucket<T>& b : s.buckets) {
+        b.ready_at = std::numeric_limits<std::uint32_t>::max();
+        for (const std::size_t i : b.members) {
+          try {
+            b.ready_at = std::min(b.ready_at, tape.first_use(*parameters[i]));
+          } catch (const ad::Error&) {
+          }
         }
       }
+      // Buckets start in their fixed order on every rank (MPI needs collectives in one
+      // order); between nodes, testing the started ones lets MPI move their data along.
+      tape.backward_reporting(loss, [&](std::uint32_t node) {
+        while (next < s.buckets.size() && s.buckets[next].ready_at >= node) {
+          s.start(next++, weight);
+        }
+        if (next > 0) {
+          int done = 0;
+          MPI_Testall(static_cast<int>(next), s.requests.data(), &done, MPI_STATUSES_IGNORE);
+        }
+      });
     }
-    // Buckets start in their fixed order on every rank (MPI needs collectives in one order);
-    // between nodes, testing the started ones lets MPI move their data along.
-    std::size_t next = 0;
-    tape.backward_reporting(loss, [&](std::uint32_t node) {
-      while (next < s.buckets.size() && s.buckets[next].ready_at >= node) s.start(next++, weight);
-      if (next > 0) {
-        int done = 0;
-        MPI_Testall(static_cast<int>(next), s.requests.data(), &done, MPI_STATUSES_IGNORE);
-      }
-    });
     swept = MPI_Wtime();
     for (; next < s.buckets.size(); ++next) s.start(next, weight);
     s.finish();
