@@ -7,9 +7,9 @@
 set -uo pipefail
 seconds=$1 pattern=$2
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
+mpirun=$(cd "$(dirname "$0")/../../scripts" && pwd)/mpirun
 start=$SECONDS
-output=$(timeout --kill-after=5 "$seconds" "$here/mpirun.sh" "$@" 2>&1)
+output=$(timeout --kill-after=5 "$seconds" "$mpirun" "$@" 2>&1)
 status=$?
 printf '%s\n' "$output"
 # Judged by the time taken: mpirun's own status for a killed rank can be timeout's (137).

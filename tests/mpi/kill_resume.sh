@@ -4,10 +4,10 @@
 #   tests/mpi/kill_resume.sh NP RANK STEP program
 set -euo pipefail
 np=$1 rank=$2 step=$3 program=$4
-here=$(cd "$(dirname "$0")" && pwd)
+mpirun=$(cd "$(dirname "$0")/../../scripts" && pwd)/mpirun
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-run() { timeout --kill-after=5 60 "$here/mpirun.sh" "$np" "$program" "$@"; }
+run() { timeout --kill-after=5 60 "$mpirun" "$np" "$program" "$@"; }
 
 run --model "$work/whole.bin"
 if run --model "$work/resumed.bin" --checkpoint "$work/ckpt.bin" --every 7 \
