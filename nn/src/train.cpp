@@ -180,6 +180,7 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
     ProgressBar bar(options.out, epoch, options.epochs, batches);
     batcher.start_epoch();
     batcher.skip(at.batch);
+    const Index first = std::min(at.batch * options.batch_size, train.size());
     double* const sums = at.sums.data() + 3 * rank;
     double& loss_sum = sums[0];  // this replica's, over its shards
     double& seen = sums[1];
@@ -228,7 +229,9 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
         keep_own_sums();
       }
       if (mode == Progress::bar) {
-        bar.update(b + 1, loss_sum / seen, static_cast<Index>(seen), seconds_since(start));
+        // This replica's running loss; the samples are the group's.
+        const Index samples = std::min((b + 1) * options.batch_size, train.size()) - first;
+        bar.update(b + 1, loss_sum / seen, samples, seconds_since(start));
       }
     }
     double epoch_sums[3] = {loss_sum, seen, hits};
