@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <iterator>
@@ -250,6 +251,36 @@ void read_checkpoint(const std::filesystem::path& path, const ParameterList<T>& 
   progress = std::move(read);
 }
 
+void FitProgress::keep_own_sums(int rank) {
+  for (int r = 0; r < replicas; ++r) {
+    if (r != rank) std::fill_n(sums.begin() + 3 * r, 3, 0.0);
+  }
+}
+
+template <class T>
+FitProgress start_or_resume(const FitOptions<T>& options, const ParameterList<T>& parameters,
+                            Optimizer<T>& optimizer, Index samples, int rank, int ranks) {
+  FitProgress at;
+  at.replicas = ranks;
+  at.sums.assign(3 * static_cast<std::size_t>(ranks), 0);
+  if (options.resume && std::filesystem::exists(options.checkpoint)) {
+    read_checkpoint(options.checkpoint, parameters, optimizer, at, options, samples);
+    if (at.replicas != ranks) {
+      double total[3] = {};
+      for (std::size_t i = 0; i < at.sums.size(); ++i) total[i % 3] += at.sums[i];
+      at.sums.assign(3 * static_cast<std::size_t>(ranks), 0);
+      std::copy(std::begin(total), std::end(total), at.sums.begin());
+      at.replicas = ranks;
+    }
+  }
+  at.keep_own_sums(rank);
+  return at;
+}
+
+template FitProgress start_or_resume(const FitOptions<float>&, const ParameterList<float>&,
+                                     Optimizer<float>&, Index, int, int);
+template FitProgress start_or_resume(const FitOptions<double>&, const ParameterList<double>&,
+                                     Optimizer<double>&, Index, int, int);
 template void write_checkpoint(const std::filesystem::path&, const ParameterList<float>&,
                                Optimizer<float>&, const FitProgress&, const FitOptions<float>&,
                                Index);

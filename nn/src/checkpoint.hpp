@@ -32,7 +32,18 @@ struct FitProgress {
   int replicas = 1;                                   // the group that wrote `sums`
   std::vector<double> sums = std::vector<double>(3);  // 3 per replica, as in the file
   History history;                                    // the epochs done
+
+  // Zeros in the places of every replica but `rank`: each keeps its own running sums, so
+  // that summing across the group gives every place its replica's sums exactly.
+  void keep_own_sums(int rank);
 };
+
+// The start of training for replica `rank` of `ranks`: the first step, or with
+// options.resume and a checkpoint at options.checkpoint, where it left off (read_checkpoint;
+// from a group of another size, the running sums go to rank 0).
+template <class T>
+FitProgress start_or_resume(const FitOptions<T>& options, const ParameterList<T>& parameters,
+                            Optimizer<T>& optimizer, Index samples, int rank, int ranks);
 
 // Writes the checkpoint atomically (write_atomically).
 template <class T>

@@ -116,6 +116,34 @@ void check_schedule(const Schedule& schedule, int epochs, Index batches) {
   }
 }
 
+// The samples of data's shard `rank` of `ranks` (shard_of), contiguous.
+template <class T>
+Dataset<T> shard_of(const Dataset<T>& data, int rank, int ranks) {
+  const Shard shard = nn::shard_of(data.size(), rank, ranks);
+  std::vector<Index> indices(static_cast<std::size_t>(shard.size));
+  std::iota(indices.begin(), indices.end(), shard.first);
+  return data.subset(indices);
+}
+
+// evaluate over the group: each replica its shard of the data, the sums added across it.
+template <class T>
+Evaluation evaluate_group(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& shard,
+                          Index batch_size, Replicas<T>& replicas) {
+  double sums[3] = {};  // loss · samples, correct, samples
+  Evaluation e;
+  if (shard.size() > 0) {
+    e = evaluate(model, loss, shard, batch_size);
+    const auto n = static_cast<double>(shard.size());
+    sums[0] = e.loss * n;
+    sums[1] = std::isnan(e.accuracy) ? 0 : std::round(e.accuracy * n);
+    sums[2] = n;
+  }
+  replicas.sum(sums);
+  e.loss = sums[0] / sums[2];
+  if (!shard.labels.empty()) e.accuracy = sums[1] / sums[2];
+  return e;
+}
+
 }  // namespace
 
 template <class T>
@@ -139,36 +167,13 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
   if (!options.out || rank != 0) mode = Progress::none;
 
   const ParameterList<T> parameters = model.parameters();
-  detail::FitProgress at;  // where training is: the checkpoint's contents
-  at.replicas = ranks;
-  at.sums.assign(3 * static_cast<std::size_t>(ranks), 0);
-  if (options.resume && std::filesystem::exists(options.checkpoint)) {
-    detail::read_checkpoint(options.checkpoint, parameters, optimizer, at, options, train.size());
-    if (at.replicas != ranks) {
-      // Another group: the epoch's running sums so far go to rank 0.
-      double total[3] = {};
-      for (std::size_t i = 0; i < at.sums.size(); ++i) total[i % 3] += at.sums[i];
-      at.sums.assign(3 * static_cast<std::size_t>(ranks), 0);
-      std::copy(std::begin(total), std::end(total), at.sums.begin());
-      at.replicas = ranks;
-    }
-  }
-  // Each replica keeps its own running sums, zeros in the others' places (summed across the
-  // group for a checkpoint, each place then holds its replica's sums exactly).
-  const auto keep_own_sums = [&] {
-    for (int r = 0; r < ranks; ++r) {
-      if (r != rank) std::fill_n(at.sums.begin() + 3 * r, 3, 0.0);
-    }
-  };
-  keep_own_sums();
+  detail::FitProgress at =
+      detail::start_or_resume(options, parameters, optimizer, train.size(), rank, ranks);
   if (replicas) replicas->broadcast(parameters, optimizer.state());
   // With replicas, each evaluates its share of the validation set.
   std::optional<Dataset<T>> validation_shard;
   if (replicas && options.validation) {
-    const Shard shard = shard_of(options.validation->size(), rank, ranks);
-    std::vector<Index> indices(static_cast<std::size_t>(shard.size));
-    std::iota(indices.begin(), indices.end(), shard.first);
-    validation_shard = options.validation->subset(indices);
+    validation_shard = shard_of(*options.validation, rank, ranks);
   }
   for (int epoch = 1; epoch < at.epoch; ++epoch) batcher.start_epoch();  // the orders drawn
 
@@ -226,7 +231,7 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
           detail::write_checkpoint(options.checkpoint, parameters, optimizer, at, options,
                                    train.size());
         }
-        keep_own_sums();
+        at.keep_own_sums(rank);
       }
       if (mode == Progress::bar) {
         // This replica's running loss; the samples are the group's.
@@ -244,23 +249,11 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
     stats.learning_rate = optimizer.learning_rate();
     if (options.validation) {
       const Index eval_batch = std::max<Index>(options.batch_size, 256);
-      if (replicas) {
-        double v[3] = {};  // loss · samples, correct, samples
-        if (validation_shard->size() > 0) {
-          const Evaluation e = evaluate(model, loss, *validation_shard, eval_batch);
-          const auto n = static_cast<double>(validation_shard->size());
-          v[0] = e.loss * n;
-          v[1] = std::isnan(e.accuracy) ? 0 : std::round(e.accuracy * n);
-          v[2] = n;
-        }
-        replicas->sum(v);
-        stats.val_loss = v[0] / v[2];
-        if (!options.validation->labels.empty()) stats.val_accuracy = v[1] / v[2];
-      } else {
-        const Evaluation e = evaluate(model, loss, *options.validation, eval_batch);
-        stats.val_loss = e.loss;
-        stats.val_accuracy = e.accuracy;
-      }
+      const Evaluation e =
+          replicas ? evaluate_group(model, loss, *validation_shard, eval_batch, *replicas)
+                   : evaluate(model, loss, *options.validation, eval_batch);
+      stats.val_loss = e.loss;
+      stats.val_accuracy = e.accuracy;
     }
     history.epochs.push_back(stats);
     at.epoch = epoch + 1;
