@@ -26,7 +26,7 @@ class Replicas {
   // The backward sweep of this replica's loss on its shard (an empty Var if the shard is
   // empty), after which every replica's parameters hold the same gradient, bit for bit:
   // Σᵣ weightᵣ ∇lossᵣ over the group, where weightᵣ is shard r's share of the batch (the
-  // gradient of the mean loss over the whole batch).
+  // gradient of the mean loss over the whole batch, for a loss that is a mean over samples).
   virtual void backward(Tape<T>& tape, const Var<T>& loss, T weight,
                         const ParameterList<T>& parameters) = 0;
   // Sums values elementwise over the group, in place; every replica gets the same sums.
