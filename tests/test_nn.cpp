@@ -831,3 +831,43 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_run_or_corrupt_is_refused_and_chang
   std::ofstream(checkpoint, std::ios::binary).write("ADNNMODL", 8);
   check_refused(other, same, {"not a checkpoint"});
 }
+
+// What state() exposes is all an optimiser carries: a second optimiser given the first's
+// state (and parameters) takes the same next steps, bit for bit.
+BOOST_AUTO_TEST_CASE(an_optimiser_given_anothers_state_takes_the_same_steps) {
+  auto check = [](auto make) {
+    std::mt19937_64 rng(2);
+    ad::Parameter<double> p(Eigen::MatrixXd::Random(3, 2));
+    ad::Parameter<double> q(p.value());
+    auto first = make(nn::ParameterList<double>{&p});
+    auto second = make(nn::ParameterList<double>{&q});
+    std::normal_distribution<double> noise;
+    auto step = [&](auto& opt, ad::Parameter<double>& x, const Eigen::MatrixXd& g) {
+      x.grad() = g;
+      opt.step();
+    };
+    for (int i = 0; i < 3; ++i) {
+      const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(3, 2, [&] { return noise(rng); });
+      step(first, p, g);
+    }
+    q.value() = p.value();
+    auto from = first.state();
+    auto to = second.state();
+    BOOST_TEST_REQUIRE(from.arrays.size() == to.arrays.size());
+    BOOST_TEST_REQUIRE(!from.arrays.empty());
+    for (std::size_t i = 0; i < from.arrays.size(); ++i) {
+      std::copy(from.arrays[i].begin(), from.arrays[i].end(), to.arrays[i].begin());
+    }
+    for (std::size_t i = 0; i < from.counters.size(); ++i) *to.counters[i] = *from.counters[i];
+    for (int i = 0; i < 3; ++i) {
+      const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(3, 2, [&] { return noise(rng); });
+      step(first, p, g);
+      step(second, q, g);
+      BOOST_TEST((p.value() == q.value()));
+    }
+  };
+  check([](nn::ParameterList<double> ps) {
+    return nn::SGD<double>(std::move(ps), {.lr = 0.1, .momentum = 0.9});
+  });
+  check([](nn::ParameterList<double> ps) { return nn::Adam<double>(std::move(ps), {.lr = 0.1}); });
+}
