@@ -61,7 +61,7 @@ enum class Reduction {
 };
 
 struct ReplicaOptions {
-  // Overlapped was the faster in 6 of 7 paired runs on a 2-core machine (docs/distributed.md).
+  // Overlapped was the faster in 10 of 11 paired runs on a 2-core machine (docs/distributed.md).
   Reduction reduction = Reduction::overlapped;
   // A bucket is closed once it holds this many bytes of gradients (overlapped only).
   std::size_t bucket_bytes = std::size_t{1} << 18;
