@@ -61,7 +61,7 @@ enum class Reduction {
 };
 
 struct ReplicaOptions {
-  // Overlapped was the faster in 10 of 11 paired runs on a 2-core machine (docs/distributed.md).
+  // The faster of the two as measured (docs/distributed.md).
   Reduction reduction = Reduction::overlapped;
   // A bucket is closed once it holds this many bytes of gradients (overlapped only).
   std::size_t bucket_bytes = std::size_t{1} << 18;
