@@ -49,7 +49,7 @@ Result run(nn::mpi::Reduction reduction, int steps, nn::Sequential<float>& model
         model(x),
         std::span<const int>(data.labels)
             .subspan(static_cast<std::size_t>(shard.first), static_cast<std::size_t>(shard.size)));
-    replicas.backward(tape, l, weight, parameters);
+    replicas.backward(&tape, nn::sweep_of(tape, l), weight, parameters);
     opt.step();
   }
   const double seconds = MPI_Wtime() - start;

@@ -2,6 +2,8 @@
 
 #include <ad/nn/train.hpp>
 
+#include <ad/replay.hpp>
+
 #include "checkpoint.hpp"
 
 #include <fmt/format.h>
@@ -10,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -116,6 +120,58 @@ void check_schedule(const Schedule& schedule, int epochs, Index batches) {
   }
 }
 
+// The model's output and loss for one batch size, recorded at the first batch of that size
+// and evaluated again for the others: the batch's x and target are its inputs (bound by
+// reference, no gradient), the model's parameters are read by reference.
+template <class T>
+class RecordedStep {
+ public:
+  RecordedStep(Layer<T>& model, const Loss<T>& loss, const Batch<T>& batch)
+      : loss_(ad::record<T>(
+            [this, &model, &loss](std::span<const Var<T>> in) {
+              output_ = model(in[0]);
+              return loss(output_, in[1]);
+            },
+            {batch.x(), batch.target()}, {.wrt = std::vector<std::size_t>{}})) {}
+  RecordedStep(const RecordedStep&) = delete;
+  RecordedStep& operator=(const RecordedStep&) = delete;
+
+  // The batch's loss, and the parameters' gradients by one backward sweep (which calls
+  // passed, if given, as Tape::backward_reporting does).
+  double gradient(const Batch<T>& batch, const std::function<void(std::uint32_t)>& passed = {}) {
+    return loss_.gradient({batch.x(), batch.target()}, passed)(0, 0);
+  }
+  double value(const Batch<T>& batch) { return loss_.value({batch.x(), batch.target()})(0, 0); }
+  // The model's output at the latest evaluation.
+  Eigen::Map<const Matrix<T>> output() const { return output_.value(); }
+  Tape<T>& tape() { return loss_.tape(); }
+
+ private:
+  Var<T> output_;  // set while loss_ records: declared first
+  Recording<T> loss_;
+};
+
+// One recorded step for full batches and one for the smaller last batch of an epoch.
+template <class T>
+class RecordedSteps {
+ public:
+  RecordedSteps(Layer<T>& model, const Loss<T>& loss, Index batch_size)
+      : model_(model), loss_(loss), batch_size_(batch_size) {}
+  RecordedStep<T>& operator()(const Batch<T>& batch) {
+    std::optional<RecordedStep<T>>& step = batch.size() == batch_size_ ? full_ : last_;
+    if (!step || step_size(*step) != batch.size()) step.emplace(model_, loss_, batch);
+    return *step;
+  }
+
+ private:
+  static Index step_size(const RecordedStep<T>& step) { return step.output().cols(); }
+  Layer<T>& model_;
+  const Loss<T>& loss_;
+  Index batch_size_;
+  std::optional<RecordedStep<T>> full_;
+  std::optional<RecordedStep<T>> last_;
+};
+
 // The samples of data's shard `rank` of `ranks` (shard_of), contiguous.
 template <class T>
 Dataset<T> shard_of(const Dataset<T>& data, int rank, int ranks) {
@@ -177,7 +233,8 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
   }
   for (int epoch = 1; epoch < at.epoch; ++epoch) batcher.start_epoch();  // the orders drawn
 
-  Tape<T> tape;
+  // A replica's full batch is its shard of a full batch.
+  RecordedSteps<T> steps(model, loss, shard_of(options.batch_size, rank, ranks).size);
   Batch<T> batch;
   History& history = at.history;
   for (int epoch = at.epoch; epoch <= options.epochs; ++epoch) {
@@ -195,32 +252,31 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
         optimizer.set_learning_rate(
             options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
       }
-      tape.clear();
       optimizer.zero_grad();
       if (batch.size() > 0) {
-        const Var<T> output = model(tape.constant(batch.x()));
-        const Var<T> l = loss(output, batch);
-        const double value = l.value()(0, 0);
+        RecordedStep<T>& step = steps(batch);
+        double value = 0;
+        if (replicas) {
+          const Index whole = std::min(options.batch_size, train.size() - b * options.batch_size);
+          replicas->backward(
+              &step.tape(), [&](const auto& passed) { value = step.gradient(batch, passed); },
+              static_cast<T>(batch.size()) / static_cast<T>(whole), parameters);
+        } else {
+          value = step.gradient(batch);
+        }
         if (!std::isfinite(value)) {
           throw ad::NumericError(fmt::format(
               "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be "
               "too high",
               value, epoch, b + 1, optimizer.learning_rate()));
         }
-        if (replicas) {
-          const Index whole = std::min(options.batch_size, train.size() - b * options.batch_size);
-          replicas->backward(tape, l, static_cast<T>(batch.size()) / static_cast<T>(whole),
-                             parameters);
-        } else {
-          tape.backward(l);
-        }
         loss_sum += value * static_cast<double>(batch.size());
         seen += static_cast<double>(batch.size());
         if (!batch.labels().empty()) {
-          hits += static_cast<double>(correct(output.value(), batch.labels()));
+          hits += static_cast<double>(correct(step.output(), batch.labels()));
         }
       } else {
-        replicas->backward(tape, Var<T>(), T(0), parameters);
+        replicas->backward(nullptr, {}, T(0), parameters);  // an empty shard of this batch
       }
       optimizer.step();
       at.batch = b + 1;
@@ -274,15 +330,14 @@ Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data
   if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
   Batcher<T> batcher(data, batch_size, false);
   batcher.start_epoch();
-  Tape<T> tape;
+  RecordedSteps<T> steps(model, loss, batch_size);
   Batch<T> batch;
   double loss_sum = 0;
   Index hits = 0;
   while (batcher.next(batch)) {
-    tape.clear();
-    const Var<T> output = model(tape.constant(batch.x()));
-    loss_sum += loss(output, batch).value()(0, 0) * static_cast<double>(batch.size());
-    if (!batch.labels().empty()) hits += correct(output.value(), batch.labels());
+    RecordedStep<T>& step = steps(batch);
+    loss_sum += step.value(batch) * static_cast<double>(batch.size());
+    if (!batch.labels().empty()) hits += correct(step.output(), batch.labels());
   }
   Evaluation e;
   e.loss = loss_sum / static_cast<double>(data.size());

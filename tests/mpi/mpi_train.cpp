@@ -5,8 +5,8 @@
 //             [--fail nan|throw|kill --rank R --step S]
 //
 // --fail nan:   rank R's copy of the data holds NaN, so its first loss is NaN (fit throws);
-// --fail throw: rank R's loss throws at step S; --fail kill: rank R kills itself (SIGKILL)
-// at step S, as an outside kill would.
+// --fail throw: rank R throws at step S; --fail kill: rank R kills itself (SIGKILL) at step
+// S, as an outside kill would.
 
 #include <ad/nn/mpi.hpp>
 #include <ad/nn/nn.hpp>
@@ -75,20 +75,25 @@ int main(int argc, char** argv) {
     nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::tanh, rng);
     nn::Adam<float> opt(model.parameters(), {.lr = 0.01});
     nn::mpi::Replicas<float> replicas;
-    long steps = 0;
-    const nn::Loss<float> loss = [&](const ad::Var<float>& output, const nn::Batch<float>& batch) {
-      if (failing && ++steps == fail_step) {
+    // The schedule is called once per step (after fit has checked every step's rate: one call
+    // each), so it counts the steps.
+    const long checks = epochs * ((train.size() + 31) / 32);
+    long calls = 0;
+    const nn::Schedule cosine = nn::cosine_lr(0.01, epochs);
+    const nn::Schedule schedule = [&](double epoch) {
+      if (failing && ++calls - checks == fail_step) {
         if (fail == "kill") std::raise(SIGKILL);
-        if (fail == "throw")
-          throw std::runtime_error(fmt::format("injected failure at step {}", steps));
+        if (fail == "throw") {
+          throw std::runtime_error(fmt::format("injected failure at step {}", fail_step));
+        }
       }
-      return nn::CrossEntropy{}(output, batch);
+      return cosine(epoch);
     };
-    nn::fit<float>(model, loss, opt, train,
+    nn::fit<float>(model, nn::CrossEntropy{}, opt, train,
                    {.epochs = epochs,
                     .batch_size = 32,
                     .seed = 3,
-                    .schedule = nn::cosine_lr(0.01, epochs),
+                    .schedule = schedule,
                     .out = nullptr,
                     .replicas = &replicas,
                     .checkpoint = checkpoint,

@@ -217,7 +217,7 @@ void Replicas<T>::check_identical(const ParameterList<T>& parameters) {
 }
 
 template <class T>
-void Replicas<T>::backward(Tape<T>& tape, const Var<T>& loss, T weight,
+void Replicas<T>::backward(Tape<T>* tape, const typename nn::Replicas<T>::Sweep& sweep, T weight,
                            const ParameterList<T>& parameters) {
   State& s = *state_;
   if (s.options.verify) check_identical(parameters);
@@ -226,11 +226,11 @@ void Replicas<T>::backward(Tape<T>& tape, const Var<T>& loss, T weight,
   double swept = start;
   // An empty shard adds nothing, but the group's reductions need this rank too: it makes the
   // same calls with zero gradients.
-  if (loss.empty()) {
+  if (!tape) {
     for (Parameter<T>* p : parameters) p->grad().setZero();
   }
   if (s.options.reduction == Reduction::after_backward || s.size == 1) {
-    if (!loss.empty()) tape.backward(loss);
+    if (tape) sweep({});
     swept = MPI_Wtime();
     for (Parameter<T>* p : parameters) {
       auto& g = p->grad();
@@ -242,21 +242,21 @@ void Replicas<T>::backward(Tape<T>& tape, const Var<T>& loss, T weight,
     }
   } else {
     std::size_t next = 0;
-    if (!loss.empty()) {
+    if (tape) {
       // Where the sweep finishes each bucket: the earliest first use of its members (a
       // parameter this step did not record is finished from the start).
       for (Bucket<T>& b : s.buckets) {
         b.ready_at = std::numeric_limits<std::uint32_t>::max();
         for (const std::size_t i : b.members) {
           try {
-            b.ready_at = std::min(b.ready_at, tape.first_use(*parameters[i]));
+            b.ready_at = std::min(b.ready_at, tape->first_use(*parameters[i]));
           } catch (const ad::Error&) {
           }
         }
       }
       // Buckets start in their fixed order on every rank (MPI needs collectives in one
       // order); between nodes, testing the started ones lets MPI move their data along.
-      tape.backward_reporting(loss, [&](std::uint32_t node) {
+      sweep([&](std::uint32_t node) {
         while (next < s.buckets.size() && s.buckets[next].ready_at >= node) {
           s.start(next++, weight);
         }

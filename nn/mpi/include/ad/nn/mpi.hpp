@@ -88,7 +88,7 @@ class Replicas final : public nn::Replicas<T> {
   int size() const override;
   void broadcast(const ParameterList<T>& parameters,
                  const typename Optimizer<T>::State& state) override;
-  void backward(Tape<T>& tape, const Var<T>& loss, T weight,
+  void backward(Tape<T>* tape, const typename nn::Replicas<T>::Sweep& sweep, T weight,
                 const ParameterList<T>& parameters) override;
   void sum(std::span<double> values) override;
 
