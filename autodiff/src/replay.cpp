@@ -146,9 +146,9 @@ void Recording<T>::compare_with_fresh_recording() const {
 
 template <class T>
 template <class List>
-Eigen::Map<const Matrix<T>> Recording<T>::evaluate(const List& inputs,
-                                                   const Eigen::Ref<const Matrix<T>>* seed,
-                                                   bool differentiate, const char* op) {
+Eigen::Map<const Matrix<T>> Recording<T>::evaluate(
+    const List& inputs, const Eigen::Ref<const Matrix<T>>* seed, bool differentiate, const char* op,
+    const std::function<void(std::uint32_t)>* passed) {
   tape_->check(output_, op, where_);
   tape_->check_parameters_unmoved(op);
   struct Release {
@@ -160,6 +160,8 @@ Eigen::Map<const Matrix<T>> Recording<T>::evaluate(const List& inputs,
   if (checked_) compare_with_fresh_recording();
   if (seed) {
     tape_->backward(output_, *seed, where_);
+  } else if (differentiate && passed) {
+    tape_->backward_reporting(output_, *passed, where_);
   } else if (differentiate) {
     tape_->backward(output_, where_);
   }
@@ -184,6 +186,12 @@ Eigen::Map<const Matrix<T>> Recording<T>::gradient(
 template <class T>
 Eigen::Map<const Matrix<T>> Recording<T>::gradient(std::span<const Matrix<T>> inputs) {
   return evaluate(inputs, nullptr, true, "gradient");
+}
+template <class T>
+Eigen::Map<const Matrix<T>> Recording<T>::gradient(
+    std::initializer_list<Eigen::Ref<const Matrix<T>>> inputs,
+    const std::function<void(std::uint32_t)>& passed) {
+  return evaluate(inputs, nullptr, true, "gradient", passed ? &passed : nullptr);
 }
 template <class T>
 Eigen::Map<const Matrix<T>> Recording<T>::vjp(

@@ -301,6 +301,17 @@ class Tape {
   void backward(const Var<T>& output, std::source_location where = std::source_location::current());
   void backward(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
                 std::source_location where = std::source_location::current());
+  // backward(output) that calls passed(i) as the sweep goes past node i, for each i from
+  // output.index() down to 0, once node i's rule has run (or been skipped). Every rule of a
+  // node at or above i has then run, so a parameter p has received its whole gradient once
+  // i <= first_use(p): a caller can start on finished gradients (p.grad(), to send to other
+  // processes) while the sweep goes on. A parameter first used after the output is never
+  // passed; its gradient, like every other, is final when backward returns.
+  void backward_reporting(const Var<T>& output, const std::function<void(std::uint32_t)>& passed,
+                          std::source_location where = std::source_location::current());
+  // The index of the earliest node that reads parameter p, or of p's own node if none does;
+  // an ad::Error if this recording has not recorded p.
+  std::uint32_t first_use(const Parameter<T>& p) const;
 
   // Opt-in non-finite detection: while on, the first value (when recorded) or adjoint (in
   // a backward sweep) that holds NaN or Inf throws ad::NumericError naming the op, its
@@ -409,8 +420,11 @@ class Tape {
     }
   }
   [[noreturn]] static void reject_shape(const char* op, Shape shape, std::source_location where);
+  // Marks the gradient of every parameter whose node this sweep has written as written.
+  void mark_gradients_written();
   void sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
-             std::source_location where);
+             std::source_location where,
+             const std::function<void(std::uint32_t)>* passed = nullptr);
 
   detail::AdjointSlot<T> adjoint_slot(std::uint32_t index) {
     detail::Node<T>& n = nodes_[index];
