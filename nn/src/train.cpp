@@ -115,8 +115,8 @@ void check_schedule(const Schedule& schedule, int epochs, Index batches) {
 }  // namespace
 
 template <class T>
-History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
-            const FitOptions<T>& options) {
+History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimizer<T>& optimizer,
+            const Dataset<T>& train, const std::type_identity_t<FitOptions<T>>& options) {
   if (options.epochs < 0) {
     throw ad::Error(
         fmt::format("fit: the number of epochs ({}) must not be negative", options.epochs));
@@ -141,10 +141,12 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
     double loss_sum = 0;
     Index seen = 0;
     Index hits = 0;
+    double epoch_rate = optimizer.learning_rate();
     for (Index b = 0; batcher.next(batch); ++b) {
       if (options.schedule) {
         optimizer.set_learning_rate(
             options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
+        if (b == 0) epoch_rate = optimizer.learning_rate();
       }
       tape.clear();
       const Var<T> output = model(tape.constant(batch.x()));
@@ -173,7 +175,7 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
     if (!train.labels.empty()) {
       stats.train_accuracy = static_cast<double>(hits) / static_cast<double>(seen);
     }
-    stats.learning_rate = optimizer.learning_rate();
+    stats.learning_rate = epoch_rate;
     if (options.validation) {
       const Evaluation e =
           evaluate(model, loss, *options.validation, std::max<Index>(options.batch_size, 256));
@@ -191,8 +193,8 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
 }
 
 template <class T>
-Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
-                    Index batch_size) {
+Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
+                    const Dataset<T>& data, Index batch_size) {
   if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
   Batcher<T> batcher(data, batch_size, false);
   batcher.start_epoch();
@@ -214,7 +216,8 @@ Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data
 }
 
 template <class T>
-Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size) {
+Matrix<T> predict(Layer<T>& model, const std::type_identity_t<Eigen::Ref<const Matrix<T>>>& x,
+                  Index batch_size) {
   if (batch_size <= 0) {
     throw ad::Error(fmt::format("predict: the batch size must be at least 1, got {}", batch_size));
   }
@@ -239,14 +242,17 @@ std::vector<int> classes_of(const Eigen::Ref<const Matrix<T>>& outputs) {
   return classes;
 }
 
-template History fit(Layer<float>&, const Loss<float>&, Optimizer<float>&, const Dataset<float>&,
-                     const FitOptions<float>&);
-template History fit(Layer<double>&, const Loss<double>&, Optimizer<double>&,
-                     const Dataset<double>&, const FitOptions<double>&);
-template Evaluation evaluate(Layer<float>&, const Loss<float>&, const Dataset<float>&, Index);
-template Evaluation evaluate(Layer<double>&, const Loss<double>&, const Dataset<double>&, Index);
-template Matrix<float> predict(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
-template Matrix<double> predict(Layer<double>&, const Eigen::Ref<const Matrix<double>>&, Index);
+template History fit<float>(Layer<float>&, const Loss<float>&, Optimizer<float>&,
+                            const Dataset<float>&, const FitOptions<float>&);
+template History fit<double>(Layer<double>&, const Loss<double>&, Optimizer<double>&,
+                             const Dataset<double>&, const FitOptions<double>&);
+template Evaluation evaluate<float>(Layer<float>&, const Loss<float>&, const Dataset<float>&,
+                                    Index);
+template Evaluation evaluate<double>(Layer<double>&, const Loss<double>&, const Dataset<double>&,
+                                     Index);
+template Matrix<float> predict<float>(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
+template Matrix<double> predict<double>(Layer<double>&, const Eigen::Ref<const Matrix<double>>&,
+                                        Index);
 template std::vector<int> classes_of(const Eigen::Ref<const Matrix<float>>&);
 template std::vector<int> classes_of(const Eigen::Ref<const Matrix<double>>&);
 
