@@ -1,5 +1,6 @@
 #pragma once
-// The engine in one include: tape, variables and parameters, ops, gradcheck, printing.
+// The engine in one include: tape, variables and parameters, ops, gradcheck, printing, and
+// the version.
 
 #include <ad/custom_op.hpp>
 #include <ad/error.hpp>
@@ -13,3 +14,4 @@
 #include <ad/parameter.hpp>
 #include <ad/random.hpp>
 #include <ad/tape.hpp>
+#include <ad/version.hpp>
