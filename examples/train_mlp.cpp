@@ -168,17 +168,22 @@ int run(const Options& o) {
     train = train.subset(first);
   }
   // Held out before training: the model never trains on it, and nothing is chosen on the
-  // test set.
-  auto [fitted, validation] = train.split(o.validation, o.seed);
-  if (fitted.size() == 0) {
-    throw std::invalid_argument(
-        fmt::format("--validation {:g} of {} training images leaves none to train on", o.validation,
-                    train.size()));
+  // test set. With --validation 0 the training set is used as loaded.
+  nn::Dataset<float> validation;
+  if (o.validation > 0) {
+    auto [fitted, held_out] = train.split(o.validation, o.seed);
+    if (fitted.size() == 0) {
+      throw std::invalid_argument(
+          fmt::format("--validation {:g} of {} training images leaves none to train on",
+                      o.validation, train.size()));
+    }
+    train = std::move(fitted);
+    validation = std::move(held_out);
   }
   fmt::print(
       "data: {} training, {} validation (held out from the training set) and {} test images of "
       "{} pixels from {} ({:.1f} s)\n",
-      fitted.size(), validation.size(), test.size(), train.features(), o.data.string(),
+      train.size(), validation.size(), test.size(), train.features(), o.data.string(),
       std::chrono::duration<double>(Clock::now() - start).count());
 
   std::vector<Eigen::Index> sizes = {train.features()};
@@ -203,7 +208,7 @@ int run(const Options& o) {
                             .seed = o.seed,
                             .validation = validation.size() > 0 ? &validation : nullptr,
                             .schedule = make_schedule(o)};
-  const nn::History history = nn::fit(model, nn::CrossEntropy{}, *optimizer, fitted, fit);
+  const nn::History history = nn::fit(model, nn::CrossEntropy{}, *optimizer, train, fit);
 
   double seconds = 0;
   for (const auto& e : history.epochs) seconds += e.seconds;
