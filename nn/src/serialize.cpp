@@ -95,8 +95,8 @@ struct LayerSpec {
   std::vector<LayerSpec> layers;  // Sequential
 };
 
-// Reads the architecture record in bytes [begin, end) of the file, refusing what no model
-// could be built from, with the offset of the fault.
+// Reads an architecture record (which starts at byte `file_offset` of the file), refusing
+// what no model could be built from with the file offset of the faulty layer record.
 class ArchitectureReader {
  public:
   ArchitectureReader(const std::filesystem::path& path, std::span<const unsigned char> record,
