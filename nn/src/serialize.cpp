@@ -269,7 +269,9 @@ ModelFile read_model_file(const std::filesystem::path& path, Layer<T>* model) {
   std::uint32_t count = get_u32(header, 16);
   if (file.version == kVersion) {
     const std::uint32_t length = get_u32(header, 16);
-    if (length > size - kHeader - kChecksum - 4) {
+    // Room for the architecture and P; size >= kHeader + kChecksum was checked above.
+    const std::uintmax_t room = size - kHeader - kChecksum;
+    if (room < 4 || length > room - 4) {
       throw FileError(path, fmt::format("claims an architecture of {} bytes, more than its {} "
                                         "bytes can hold: it is truncated or corrupt",
                                         length, size));
