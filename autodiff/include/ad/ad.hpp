@@ -13,5 +13,6 @@
 #include <ad/ops.hpp>
 #include <ad/parameter.hpp>
 #include <ad/random.hpp>
+#include <ad/replay.hpp>
 #include <ad/tape.hpp>
 #include <ad/version.hpp>
