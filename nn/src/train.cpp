@@ -203,8 +203,8 @@ Evaluation evaluate_group(Layer<T>& model, const Loss<T>& loss, const Dataset<T>
 }  // namespace
 
 template <class T>
-History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
-            const FitOptions<T>& options) {
+History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimizer<T>& optimizer,
+            const Dataset<T>& train, const std::type_identity_t<FitOptions<T>>& options) {
   if (options.epochs < 0) {
     throw ad::Error(
         fmt::format("fit: the number of epochs ({}) must not be negative", options.epochs));
@@ -247,6 +247,9 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
     double& loss_sum = sums[0];  // this replica's, over its shards
     double& seen = sums[1];
     double& hits = sums[2];
+    // The history's rate: the one the epoch's first step used.
+    const double epoch_rate =
+        options.schedule ? options.schedule(epoch - 1) : optimizer.learning_rate();
     for (Index b = at.batch; batcher.next(batch); ++b) {
       if (options.schedule) {
         optimizer.set_learning_rate(
@@ -302,7 +305,7 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
     stats.seconds = seconds_since(start);
     stats.train_loss = epoch_sums[0] / epoch_sums[1];
     if (!train.labels.empty()) stats.train_accuracy = epoch_sums[2] / epoch_sums[1];
-    stats.learning_rate = optimizer.learning_rate();
+    stats.learning_rate = epoch_rate;
     if (options.validation) {
       const Index eval_batch = std::max<Index>(options.batch_size, 256);
       const Evaluation e =
@@ -325,8 +328,8 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
 }
 
 template <class T>
-Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
-                    Index batch_size) {
+Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
+                    const Dataset<T>& data, Index batch_size) {
   if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
   Batcher<T> batcher(data, batch_size, false);
   batcher.start_epoch();
@@ -347,7 +350,8 @@ Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data
 }
 
 template <class T>
-Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size) {
+Matrix<T> predict(Layer<T>& model, const std::type_identity_t<Eigen::Ref<const Matrix<T>>>& x,
+                  Index batch_size) {
   if (batch_size <= 0) {
     throw ad::Error(fmt::format("predict: the batch size must be at least 1, got {}", batch_size));
   }
@@ -372,14 +376,17 @@ std::vector<int> classes_of(const Eigen::Ref<const Matrix<T>>& outputs) {
   return classes;
 }
 
-template History fit(Layer<float>&, const Loss<float>&, Optimizer<float>&, const Dataset<float>&,
-                     const FitOptions<float>&);
-template History fit(Layer<double>&, const Loss<double>&, Optimizer<double>&,
-                     const Dataset<double>&, const FitOptions<double>&);
-template Evaluation evaluate(Layer<float>&, const Loss<float>&, const Dataset<float>&, Index);
-template Evaluation evaluate(Layer<double>&, const Loss<double>&, const Dataset<double>&, Index);
-template Matrix<float> predict(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
-template Matrix<double> predict(Layer<double>&, const Eigen::Ref<const Matrix<double>>&, Index);
+template History fit<float>(Layer<float>&, const Loss<float>&, Optimizer<float>&,
+                            const Dataset<float>&, const FitOptions<float>&);
+template History fit<double>(Layer<double>&, const Loss<double>&, Optimizer<double>&,
+                             const Dataset<double>&, const FitOptions<double>&);
+template Evaluation evaluate<float>(Layer<float>&, const Loss<float>&, const Dataset<float>&,
+                                    Index);
+template Evaluation evaluate<double>(Layer<double>&, const Loss<double>&, const Dataset<double>&,
+                                     Index);
+template Matrix<float> predict<float>(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
+template Matrix<double> predict<double>(Layer<double>&, const Eigen::Ref<const Matrix<double>>&,
+                                        Index);
 template std::vector<int> classes_of(const Eigen::Ref<const Matrix<float>>&);
 template std::vector<int> classes_of(const Eigen::Ref<const Matrix<double>>&);
 

@@ -1,5 +1,6 @@
 #pragma once
-// The engine in one include: tape, variables and parameters, ops, gradcheck, printing.
+// The engine in one include: tape, variables and parameters, ops, gradcheck, printing, and
+// the version.
 
 #include <ad/custom_op.hpp>
 #include <ad/error.hpp>
@@ -14,3 +15,4 @@
 #include <ad/random.hpp>
 #include <ad/replay.hpp>
 #include <ad/tape.hpp>
+#include <ad/version.hpp>

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace ad::nn {
@@ -68,7 +69,9 @@ struct EpochStats {
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;
-  double learning_rate = 0;  // at the end of the epoch
+  // The rate of the epoch's first step: the rate of the whole epoch unless a schedule changes
+  // it between steps (cosine_lr), then the one the epoch started from.
+  double learning_rate = 0;
 };
 
 struct History {
@@ -119,9 +122,12 @@ struct FitOptions {
   bool resume = false;
 };
 
+// The scalar type T is deduced from the model, optimiser and data: the loss (a function
+// object such as CrossEntropy{} or a lambda) and the options are not used to deduce it, so
+// nn::fit(model, nn::CrossEntropy{}, opt, train, {.epochs = 5}) needs no <float>.
 template <class T>
-History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
-            const FitOptions<T>& options = {});
+History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimizer<T>& optimizer,
+            const Dataset<T>& train, const std::type_identity_t<FitOptions<T>>& options = {});
 
 struct Evaluation {
   double loss = 0;
@@ -129,12 +135,13 @@ struct Evaluation {
 };
 
 template <class T>
-Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
-                    Index batch_size = 256);
+Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
+                    const Dataset<T>& data, Index batch_size = 256);
 
 // The model's outputs for x (features x samples), computed in batches.
 template <class T>
-Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size = 256);
+Matrix<T> predict(Layer<T>& model, const std::type_identity_t<Eigen::Ref<const Matrix<T>>>& x,
+                  Index batch_size = 256);
 
 // The predicted class of each column of outputs: the largest logit, or for a single row
 // of binary logits, whether it is positive.
