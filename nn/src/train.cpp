@@ -247,13 +247,12 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
     double& loss_sum = sums[0];  // this replica's, over its shards
     double& seen = sums[1];
     double& hits = sums[2];
-    // The history's rate: the one the epoch's first step used.
-    const double epoch_rate =
-        options.schedule ? options.schedule(epoch - 1) : optimizer.learning_rate();
+    double epoch_rate = optimizer.learning_rate();  // the history's: the epoch's first step's
     for (Index b = at.batch; batcher.next(batch); ++b) {
       if (options.schedule) {
         optimizer.set_learning_rate(
             options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
+        if (b == 0) epoch_rate = optimizer.learning_rate();
       }
       optimizer.zero_grad();
       if (batch.size() > 0) {
