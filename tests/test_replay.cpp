@@ -54,6 +54,12 @@ Fresh fresh(const F& f, const std::vector<M>& xs, const M* seed) {
   return r;
 }
 
+// Values for {W1, W2, W3, I}.
+std::vector<M> seed_inputs(std::mt19937_64& rng) {
+  return {ad::random_normal<double>(2, 2, rng), ad::random_normal<double>(2, 2, rng),
+          ad::random_normal<double>(1, 2, rng), M::Constant(2, 1, 0.5)};
+}
+
 std::vector<M> moved(const std::vector<M>& xs, double by) {
   std::vector<M> ys = xs;
   for (M& y : ys) y.array() += by;
@@ -64,9 +70,7 @@ std::vector<M> moved(const std::vector<M>& xs, double by) {
 
 BOOST_AUTO_TEST_CASE(the_seed_network_replayed_equals_a_fresh_recording) {
   std::mt19937_64 rng(3);
-  const std::vector<M> at = {ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(1, 2, rng), M::Constant(2, 1, 0.5)};
+  const std::vector<M> at = seed_inputs(rng);
   auto f = ad::record<double>(seed_network, at);
   for (int trial = 0; trial < 5; ++trial) {
     std::vector<M> xs;
@@ -113,9 +117,7 @@ BOOST_AUTO_TEST_CASE(random_graphs_replayed_equal_fresh_recordings) {
 
 BOOST_AUTO_TEST_CASE(a_replay_takes_no_memory) {
   std::mt19937_64 rng(4);
-  const std::vector<M> at = {ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(1, 2, rng), M::Constant(2, 1, 0.5)};
+  const std::vector<M> at = seed_inputs(rng);
   auto f = ad::record<double>(seed_network, at);
   const std::vector<M> xs = moved(at, 0.25);
   f.gradient(xs);

@@ -334,8 +334,7 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   for (const auto& [index, recorded] : parameters_) {
     if (recorded != &p) continue;
     const detail::Node<T>& n = nodes_[index];
-    const bool moved = p.size() != 0 && n.value != p.value().data();
-    if (moved || n.rows != p.rows() || n.cols != p.cols()) {
+    if (!describes(n, p)) {
       throw ShapeError("parameter", Shape{n.rows, n.cols}, Shape{p.rows(), p.cols()},
                        "the parameter was resized since this tape recorded it; clear the tape "
                        "before recording it again",
@@ -406,12 +405,16 @@ void* Tape<T>::replayed_allocation(std::uint32_t node, std::size_t bytes) {
 }
 
 template <class T>
+bool Tape<T>::describes(const detail::Node<T>& n, const Parameter<T>& p) {
+  const bool moved = p.size() != 0 && (n.value != p.value().data() || n.adjoint != p.grad_.data());
+  return !moved && n.rows == p.rows() && n.cols == p.cols();
+}
+
+template <class T>
 void Tape<T>::check_parameters_unmoved(const char* op) const {
   for (const auto& [index, p] : parameters_) {
     const detail::Node<T>& n = nodes_[index];
-    const bool moved =
-        p->size() != 0 && (n.value != p->value().data() || n.adjoint != p->grad_.data());
-    if (moved || n.rows != p->rows() || n.cols != p->cols()) {
+    if (!describes(n, *p)) {
       throw ShapeError(op, Shape{n.rows, n.cols}, Shape{p->rows(), p->cols()},
                        "a parameter the recording reads was resized or its storage replaced "
                        "since it was recorded; record again",

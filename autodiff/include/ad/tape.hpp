@@ -408,6 +408,8 @@ class Tape {
   // An ad::ShapeError naming op if a parameter this tape recorded was resized or its storage
   // moved since: its node would read freed memory.
   void check_parameters_unmoved(const char* op) const;
+  // Whether parameter p's node still describes it: same shape, same value and gradient storage.
+  static bool describes(const detail::Node<T>& n, const Parameter<T>& p);
   // The index of input i of node n.
   std::uint32_t input_index(const detail::Node<T>& n, std::uint32_t i) const {
     constexpr std::uint32_t held = detail::Node<T>::inline_inputs;
