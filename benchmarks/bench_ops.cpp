@@ -3,6 +3,8 @@
 
 #include <ad/ad.hpp>
 
+#include "hand_written.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <ad/kernels/product.hpp>
@@ -69,6 +71,35 @@ void BM_seed_network(benchmark::State& state) {
 }
 BENCHMARK(BM_seed_network)->Unit(benchmark::kNanosecond);
 
+// The same gradient from one recording evaluated again (ad::Recording): no node built.
+void BM_seed_network_replay(benchmark::State& state) {
+  const Mat W1{{0.1, -0.2}, {0.3, 0.4}}, W2{{-0.5, 0.6}, {0.7, -0.8}}, W3{{0.9, -1.0}};
+  const Mat I{{0.5}, {-1.5}};
+  auto f = ad::record<double>(
+      [](std::span<const ad::Var<double>> x) {
+        return sigmoid(x[2] * sigmoid(x[1] * sigmoid(x[0] * x[3])));
+      },
+      {W1, W2, W3, I}, {.wrt = std::vector<std::size_t>{0, 1, 2}});
+  for (auto _ : state) {
+    f.gradient({W1, W2, W3, I});
+    benchmark::DoNotOptimize(f.grad(0).data());
+  }
+}
+BENCHMARK(BM_seed_network_replay)->Unit(benchmark::kNanosecond);
+
+// The floor: the same gradient written by hand (hand_written.hpp).
+void BM_seed_network_by_hand(benchmark::State& state) {
+  const Eigen::Matrix2d W1{{0.1, -0.2}, {0.3, 0.4}}, W2{{-0.5, 0.6}, {0.7, -0.8}};
+  const Eigen::RowVector2d W3{{0.9, -1.0}};
+  const Eigen::Vector2d I{{0.5}, {-1.5}};
+  ad::bench::SeedGradient g;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ad::bench::seed_network_by_hand(W1, W2, W3, I, g));
+    benchmark::DoNotOptimize(g.w1.data());
+  }
+}
+BENCHMARK(BM_seed_network_by_hand)->Unit(benchmark::kNanosecond);
+
 // x ← σ(A x) 500 times (1000 recorded ops), A 2x2, x 2x1; the gradient of sum(x) w.r.t. A.
 // The argument turns the tape's non-finite checks on (1) or leaves them off (0).
 void BM_chain(benchmark::State& state) {
@@ -88,6 +119,43 @@ void BM_chain(benchmark::State& state) {
       2.0 * links, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_chain)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// The chain recorded once and evaluated again.
+void BM_chain_replay(benchmark::State& state) {
+  constexpr int links = 500;
+  const Mat A = random_matrix(2, 2, 3), x0 = random_matrix(2, 1, 4);
+  auto f = ad::record<double>(
+      [](std::span<const ad::Var<double>> in) {
+        ad::Var<double> x = in[1];
+        for (int i = 0; i < links; ++i) x = sigmoid(in[0] * x);
+        return sum(x);
+      },
+      {A, x0}, {.wrt = std::vector<std::size_t>{0}});
+  for (auto _ : state) {
+    f.gradient({A, x0});
+    benchmark::DoNotOptimize(f.grad(0).data());
+  }
+  state.counters["ns_per_op"] = benchmark::Counter(
+      2.0 * links, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_chain_replay)->Unit(benchmark::kMicrosecond);
+
+// The floor: the chain's gradient written by hand.
+void BM_chain_by_hand(benchmark::State& state) {
+  constexpr int links = 500;
+  const Mat A = random_matrix(2, 2, 3), x0 = random_matrix(2, 1, 4);
+  const Eigen::Matrix2d a = A;
+  const Eigen::Vector2d x = x0;
+  std::vector<Eigen::Vector2d> xs(links + 1);
+  Eigen::Matrix2d abar;
+  for (auto _ : state) {
+    ad::bench::chain_by_hand(a, x, xs, abar);
+    benchmark::DoNotOptimize(abar.data());
+  }
+  state.counters["ns_per_op"] = benchmark::Counter(
+      2.0 * links, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_chain_by_hand)->Unit(benchmark::kMicrosecond);
 
 // gradcheck of the seed network: 10 weights, two recordings each.
 void BM_gradcheck_seed_network(benchmark::State& state) {

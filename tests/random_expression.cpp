@@ -61,6 +61,7 @@ enum Kind {
   kLogSoftmax,
   kSoftmaxCrossEntropy,
   kSoftmaxCrossEntropyLabels,
+  kSparseSoftmaxCrossEntropy,
   kBinaryCrossEntropy,
   kMse,
   kCholesky,
@@ -185,6 +186,13 @@ V apply(const Step& s, const std::vector<V>& nodes, Tape<double>& tape) {
     case kSoftmaxCrossEntropyLabels: {
       std::vector<int> labels(s.sizes.begin(), s.sizes.end());
       return softmax_cross_entropy(in(0), std::span<const int>(labels));
+    }
+    case kSparseSoftmaxCrossEntropy: {
+      const Matrix<double> labels =
+          Eigen::Map<const Eigen::Matrix<Eigen::Index, 1, Eigen::Dynamic>>(
+              s.sizes.data(), static_cast<Eigen::Index>(s.sizes.size()))
+              .cast<double>();
+      return sparse_softmax_cross_entropy(in(0), tape.constant(labels));
     }
     case kBinaryCrossEntropy:
       return binary_cross_entropy_with_logits(in(0), in(1));
@@ -487,7 +495,8 @@ class Builder {
       case kSoftmaxCrossEntropy:
         emit(kind, {a, emit(kSoftmax, {fit(pick(), s)})});
         return;
-      case kSoftmaxCrossEntropyLabels: {
+      case kSoftmaxCrossEntropyLabels:
+      case kSparseSoftmaxCrossEntropy: {
         std::vector<Eigen::Index> labels;
         for (Eigen::Index j = 0; j < s.cols; ++j) labels.push_back(uniform(0, int(s.rows) - 1));
         emit(kind, {a}, labels);

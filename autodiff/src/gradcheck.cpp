@@ -1,5 +1,6 @@
 #include <ad/gradcheck.hpp>
 #include <ad/ops.hpp>
+#include <ad/replay.hpp>
 
 #include "compare.hpp"
 
@@ -9,31 +10,6 @@
 #include <utility>
 
 namespace ad {
-namespace {
-
-// Records f at xs on the (cleared) tape and returns its variables and value.
-struct Recording {
-  std::vector<Var<double>> x;
-  Var<double> y;
-};
-
-Recording record(Tape<double>& tape, const ScalarFunction& f,
-                 const std::vector<Matrix<double>>& xs) {
-  tape.clear();
-  Recording r;
-  for (const auto& x : xs) r.x.push_back(tape.variable(x));
-  r.y = f(r.x);
-  if (r.y.rows() != 1 || r.y.cols() != 1) {
-    throw ShapeError("gradcheck", r.y.shape(),
-                     "the function must return a 1x1 value (reduce it, e.g. with sum, or check "
-                     "its whole Jacobian with ad::gradcheck_jacobian from <ad/jacobian.hpp>)",
-                     std::source_location::current());
-  }
-  return r;
-}
-
-}  // namespace
-
 void check_options(const GradcheckOptions& options, const char* caller) {
   if (!(std::isfinite(options.step) && options.step > 0)) {
     throw Error(fmt::format("{}: the option step must be a finite number > 0, got {}", caller,
@@ -52,17 +28,19 @@ void check_options(const GradcheckOptions& options, const char* caller) {
 GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix<double>>& inputs,
                           const GradcheckOptions& options) {
   check_options(options, "gradcheck");
-  Tape<double> tape;
-  std::vector<Matrix<double>> analytic;
-  {
-    Recording r = record(tape, f, inputs);
-    tape.backward(r.y);
-    for (const auto& x : r.x) analytic.emplace_back(x.grad());
+  Recording<double> f_at = record<double>(f, inputs);
+  const Var<double> y = f_at.output();
+  if (y.rows() != 1 || y.cols() != 1) {
+    throw ShapeError("gradcheck", y.shape(),
+                     "the function must return a 1x1 value (reduce it, e.g. with sum, or check "
+                     "its whole Jacobian with ad::gradcheck_jacobian from <ad/jacobian.hpp>)",
+                     std::source_location::current());
   }
+  f_at.tape().backward(y);
+  std::vector<Matrix<double>> analytic;
+  for (std::size_t k = 0; k < inputs.size(); ++k) analytic.emplace_back(f_at.grad(k));
 
-  auto value_at = [&](const std::vector<Matrix<double>>& xs) {
-    return record(tape, f, xs).y.value()(0, 0);
-  };
+  auto value_at = [&](const std::vector<Matrix<double>>& xs) { return f_at.value(xs)(0, 0); };
 
   GradcheckResult result;
   result.options = options;

@@ -1,6 +1,7 @@
 #include <ad/jacobian.hpp>
 
 #include <ad/random.hpp>
+#include <ad/replay.hpp>
 
 #include "compare.hpp"
 
@@ -8,22 +9,6 @@
 
 namespace ad {
 namespace {
-
-// f recorded at xs on the (cleared) tape: its variables and its value.
-template <class T>
-struct Recording {
-  std::vector<Var<T>> x;
-  Var<T> y;
-};
-
-template <class T>
-Recording<T> record(Tape<T>& tape, const Function<T>& f, const std::vector<Matrix<T>>& xs) {
-  tape.clear();
-  Recording<T> r;
-  for (const auto& x : xs) r.x.push_back(tape.variable(x));
-  r.y = f(r.x);
-  return r;
-}
 
 // Flattened column-major, as a row of the Jacobian.
 template <class M>
@@ -42,17 +27,18 @@ Matrix<T> jacobian(const std::type_identity_t<std::function<Var<T>(const Var<T>&
 template <class T>
 std::vector<Matrix<T>> jacobians(const std::type_identity_t<Function<T>>& f,
                                  const std::vector<Matrix<T>>& xs) {
-  Tape<T> tape;
-  const Recording<T> r = record(tape, f, xs);
-  const Eigen::Index outputs = r.y.rows() * r.y.cols();
+  // The sweeps reuse the recording at xs: its inputs' nodes hold xs.
+  Recording<T> f_at = record<T>(f, xs);
+  const Var<T> y = f_at.output();
+  const Eigen::Index outputs = y.rows() * y.cols();
   std::vector<Matrix<T>> j;
   for (const auto& x : xs) j.push_back(Matrix<T>::Zero(outputs, x.size()));
-  Matrix<T> seed = Matrix<T>::Zero(r.y.rows(), r.y.cols());
+  Matrix<T> seed = Matrix<T>::Zero(y.rows(), y.cols());
   for (Eigen::Index i = 0; i < outputs; ++i) {
     seed.reshaped()(i) = 1;
-    tape.backward(r.y, seed);
+    f_at.tape().backward(y, seed);
     seed.reshaped()(i) = 0;
-    for (std::size_t k = 0; k < xs.size(); ++k) j[k].row(i) = as_row(r.x[k].grad());
+    for (std::size_t k = 0; k < xs.size(); ++k) j[k].row(i) = as_row(f_at.grad(k));
   }
   return j;
 }
@@ -60,40 +46,28 @@ std::vector<Matrix<T>> jacobians(const std::type_identity_t<Function<T>>& f,
 template <class T>
 VjpResult<T> vjp(const std::type_identity_t<Function<T>>& f, const std::vector<Matrix<T>>& xs,
                  const Matrix<T>& v) {
-  Tape<T> tape;
-  const Recording<T> r = record(tape, f, xs);
-  tape.backward(r.y, v);
-  VjpResult<T> result{Matrix<T>(r.y.value()), {}};
-  for (const auto& x : r.x) result.grads.emplace_back(x.grad());
+  Recording<T> f_at = record<T>(f, xs);
+  f_at.tape().backward(f_at.output(), v);
+  VjpResult<T> result{Matrix<T>(f_at.output().value()), {}};
+  for (std::size_t k = 0; k < xs.size(); ++k) result.grads.emplace_back(f_at.grad(k));
   return result;
 }
 
 namespace {
 
-Matrix<double> value_at(Tape<double>& tape, const Function<double>& f,
-                        const std::vector<Matrix<double>>& xs, Shape shape) {
-  const Var<double> y = record(tape, f, xs).y;
-  if (y.shape() != shape) {
-    throw ShapeError("gradcheck_jacobian", shape, y.shape(),
-                     "f's value changed shape when its input moved",
-                     std::source_location::current());
-  }
-  return y.value();
-}
-
-void check_full(const Function<double>& f, std::vector<Matrix<double>> xs, Shape shape, double h,
-                GradcheckResult& result) {
+// f_at: f recorded at xs, evaluated again at each x ± h.
+void check_full(const Function<double>& f, Recording<double>& f_at, std::vector<Matrix<double>> xs,
+                double h, GradcheckResult& result) {
   const std::vector<Matrix<double>> analytic = jacobians<double>(f, xs);
-  Tape<double> tape;
   for (std::size_t k = 0; k < xs.size(); ++k) {
     detail::Comparison compare(result.inputs[k], result.options);
     for (Eigen::Index e = 0; e < xs[k].size(); ++e) {
       double& x = xs[k].reshaped()(e);
       const double x0 = x;
       x = x0 + h;
-      const Matrix<double> up = value_at(tape, f, xs, shape);
+      const Matrix<double> up = f_at.value(xs);
       x = x0 - h;
-      const Matrix<double> down = value_at(tape, f, xs, shape);
+      const Matrix<double> down = f_at.value(xs);
       x = x0;
       const Matrix<double> numeric = (up - down) / (2 * h);
       for (Eigen::Index i = 0; i < numeric.size(); ++i) {
@@ -103,24 +77,25 @@ void check_full(const Function<double>& f, std::vector<Matrix<double>> xs, Shape
   }
 }
 
-void check_projected(const Function<double>& f, std::vector<Matrix<double>> xs, Shape shape,
-                     double h, int projections, std::uint64_t seed, GradcheckResult& result) {
+void check_projected(Recording<double>& f_at, std::vector<Matrix<double>> xs, Shape shape, double h,
+                     int projections, std::uint64_t seed, GradcheckResult& result) {
   std::mt19937_64 rng(seed);
-  Tape<double> tape;
   std::vector<detail::Comparison> compare;
   for (auto& check : result.inputs) compare.emplace_back(check, result.options);
   for (int p = 0; p < projections; ++p) {
     const Matrix<double> v = random_normal<double>(shape.rows, shape.cols, rng);
-    const VjpResult<double> g = vjp<double>(f, xs, v);
+    f_at.vjp(xs, v);
+    std::vector<Matrix<double>> vjps;
+    for (std::size_t k = 0; k < xs.size(); ++k) vjps.emplace_back(f_at.grad(k));
     for (std::size_t k = 0; k < xs.size(); ++k) {
       const Matrix<double> u = random_normal<double>(xs[k].rows(), xs[k].cols(), rng);
       const Matrix<double> x0 = xs[k];
       xs[k] = x0 + h * u;
-      const double up = v.cwiseProduct(value_at(tape, f, xs, shape)).sum();
+      const double up = v.cwiseProduct(f_at.value(xs)).sum();
       xs[k] = x0 - h * u;
-      const double down = v.cwiseProduct(value_at(tape, f, xs, shape)).sum();
+      const double down = v.cwiseProduct(f_at.value(xs)).sum();
       xs[k] = x0;
-      compare[k].add(g.grads[k].cwiseProduct(u).sum(), (up - down) / (2 * h), p, 0);
+      compare[k].add(vjps[k].cwiseProduct(u).sum(), (up - down) / (2 * h), p, 0);
     }
   }
 }
@@ -137,8 +112,8 @@ GradcheckResult gradcheck_jacobian(const Function<double>& f,
                     "got {} and {}",
                     options.full_limit, options.projections));
   }
-  Tape<double> tape;
-  const Shape shape = record(tape, f, inputs).y.shape();
+  Recording<double> f_at = record<double>(f, inputs);
+  const Shape shape = f_at.output().shape();
   GradcheckResult result;
   result.options = options.tolerances;
   Eigen::Index input_elements = 0;
@@ -151,9 +126,9 @@ GradcheckResult gradcheck_jacobian(const Function<double>& f,
                      shape.rows * shape.cols * input_elements <= options.full_limit);
   const double h = options.tolerances.step;
   if (full) {
-    check_full(f, inputs, shape, h, result);
+    check_full(f, f_at, inputs, h, result);
   } else {
-    check_projected(f, inputs, shape, h, options.projections, options.seed, result);
+    check_projected(f_at, inputs, shape, h, options.projections, options.seed, result);
   }
   for (const auto& check : result.inputs) result.passed = result.passed && check.passed;
   return result;

@@ -170,7 +170,7 @@ std::string Tape<T>::describe(const detail::Node<T>& n) const {
     const detail::Node<T>& in = nodes_[input_index(n, k)];
     inputs += fmt::format("{}{}x{}", k ? ", " : "", in.rows, in.cols);
   }
-  const detail::Origin& o = origin(n);
+  const detail::Origin<T>& o = origin(n);
   return fmt::format("'{}' ({}x{}, inputs [{}], at {})", o.op, n.rows, n.cols, inputs,
                      to_string(o.where));
 }
@@ -311,7 +311,7 @@ Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, b
   T* storage = arena_.allocate<T>(size);
   T* adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
   detail::Node<T>& n = nodes_.emplace_back();
-  origins_.push_back({op, where});
+  origins_.push_back({op, nullptr, where});
   n.value = storage;
   n.adjoint = adjoint;
   n.rows = static_cast<std::int32_t>(value.rows());
@@ -354,7 +354,7 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   n.needs_grad = true;
   n.owns_adjoint = false;  // has_adjoint is set by each sweep, from p.grad_is_zero_
   nodes_.push_back(n);
-  origins_.push_back({"parameter", where});
+  origins_.push_back({"parameter", nullptr, where});
   const auto index = static_cast<std::uint32_t>(nodes_.size() - 1);
   parameters_.emplace_back(index, &p);
 #ifdef AD_DEBUG_CHECKS
@@ -384,8 +384,56 @@ template <class T>
 void Tape<T>::pop_newest() {
   const detail::Node<T>& n = nodes_.back();
   if (n.arity > detail::Node<T>::inline_inputs) wide_inputs_.resize(n.wide);
+  const auto index = static_cast<std::uint32_t>(nodes_.size() - 1);
+  while (!rule_allocations_.empty() && rule_allocations_.back().node == index) {
+    rule_allocations_.pop_back();
+  }
   nodes_.pop_back();
   origins_.pop_back();
+}
+
+template <class T>
+void* Tape<T>::replayed_allocation(std::uint32_t node, std::size_t bytes) {
+  if (replayed_ == rule_allocations_.size() || rule_allocations_[replayed_].node != node ||
+      rule_allocations_[replayed_].bytes != bytes) {
+    const detail::Origin<T>& o = origins_[node];
+    throw Error(fmt::format(
+        "replay: the value rule of '{}' (recorded at {}) asked for {} bytes of tape memory that "
+        "it did not ask for when recorded; a value rule must allocate the same sizes each time",
+        o.op, to_string(o.where), bytes));
+  }
+  return rule_allocations_[replayed_++].data;
+}
+
+template <class T>
+void Tape<T>::check_parameters_unmoved(const char* op) const {
+  for (const auto& [index, p] : parameters_) {
+    const detail::Node<T>& n = nodes_[index];
+    const bool moved =
+        p->size() != 0 && (n.value != p->value().data() || n.adjoint != p->grad_.data());
+    if (moved || n.rows != p->rows() || n.cols != p->cols()) {
+      throw ShapeError(op, Shape{n.rows, n.cols}, Shape{p->rows(), p->cols()},
+                       "a parameter the recording reads was resized or its storage replaced "
+                       "since it was recorded; record again",
+                       origins_[index].where);
+    }
+  }
+}
+
+template <class T>
+void Tape<T>::replay_values(std::uint32_t last) {
+  struct Restore {
+    Tape& tape;
+    ~Restore() { tape.phase_ = Phase::recording; }
+  } restore{*this};
+  phase_ = Phase::replaying;
+  replayed_ = 0;
+  for (std::uint32_t i = 0; i <= last; ++i) {
+    const detail::Origin<T>& o = origins_[i];
+    if (!o.value) continue;  // a leaf: its value is bound, not computed
+    o.value(Rule<T>(*this, i));
+    if (check_finite_) require_finite_value(nodes_[i]);
+  }
 }
 
 template <class T>
@@ -439,6 +487,12 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
   } mark_written{*this};
   swept_ = output.index_ + 1;  // a sweep writes no adjoint of a later node
   rules_run_ = 0;
+  struct Sweeping {
+    Tape& tape;
+    Phase before = tape.phase_;
+    ~Sweeping() { tape.phase_ = before; }
+  } sweeping{*this};
+  phase_ = Phase::sweeping;
   if (check_finite_ && !seed.allFinite()) {
     throw NumericError(
         fmt::format("backward (at {}): the seed holds NaN or Inf", to_string(where)));
@@ -479,6 +533,7 @@ void Tape<T>::clear() {
   nodes_.clear();
   origins_.clear();
   wide_inputs_.clear();
+  rule_allocations_.clear();
   arena_.rewind();
   swept_ = 0;
   lost_parameter_ = false;

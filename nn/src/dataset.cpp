@@ -92,6 +92,7 @@ Batcher<T>::Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std:
     if (data.y.size() > 0) y_.resize(data.y.rows(), n);
     labels_.resize(data.labels.empty() ? 0 : static_cast<std::size_t>(n));
   }
+  if (!data.labels.empty()) label_row_.resize(1, std::min(batch_size, data.size()));
 }
 
 template <class T>
@@ -139,16 +140,25 @@ bool Batcher<T>::next(Batch<T>& batch) {
       if (has_y) y_.col(k) = d.y.col(i);
       if (has_labels) labels_[static_cast<std::size_t>(k)] = d.labels[static_cast<std::size_t>(i)];
     }
+    if (has_labels) {
+      for (Index k = 0; k < n; ++k) {
+        label_row_(0, k) = static_cast<T>(labels_[static_cast<std::size_t>(k)]);
+      }
+    }
     batch = Batch<T>(x_.data(), d.x.rows(), has_y ? y_.data() : nullptr, d.y.rows(),
-                     std::span<const int>(labels_).first(has_labels ? count : 0), n);
+                     std::span<const int>(labels_).first(has_labels ? count : 0),
+                     has_labels ? label_row_.data() : nullptr, n);
   } else {
     // In order, a batch is a run of contiguous columns: a view, no copy.
     const auto start = static_cast<std::size_t>(position_);
+    if (has_labels) {
+      for (Index k = 0; k < n; ++k) label_row_(0, k) = static_cast<T>(d.labels[start + k]);
+    }
     batch = Batch<T>(
         d.x.data() + position_ * d.x.rows(), d.x.rows(),
         has_y ? d.y.data() + position_ * d.y.rows() : nullptr, d.y.rows(),
         has_labels ? std::span<const int>(d.labels).subspan(start, count) : std::span<const int>(),
-        n);
+        has_labels ? label_row_.data() : nullptr, n);
   }
   position_ += n;
   return true;

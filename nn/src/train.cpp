@@ -2,6 +2,8 @@
 
 #include <ad/nn/train.hpp>
 
+#include <ad/replay.hpp>
+
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace ad::nn {
 namespace {
@@ -112,6 +115,56 @@ void check_schedule(const Schedule& schedule, int epochs, Index batches) {
   }
 }
 
+// The model's output and loss for one batch size, recorded at the first batch of that size
+// and evaluated again for the others: the batch's x and target are its inputs (bound by
+// reference, no gradient), the model's parameters are read by reference.
+template <class T>
+class RecordedStep {
+ public:
+  RecordedStep(Layer<T>& model, const Loss<T>& loss, const Batch<T>& batch)
+      : loss_(ad::record<T>(
+            [this, &model, &loss](std::span<const Var<T>> in) {
+              output_ = model(in[0]);
+              return loss(output_, in[1]);
+            },
+            {batch.x(), batch.target()}, {.wrt = std::vector<std::size_t>{}})) {}
+  RecordedStep(const RecordedStep&) = delete;
+  RecordedStep& operator=(const RecordedStep&) = delete;
+
+  // The batch's loss, and the parameters' gradients by one backward sweep.
+  double gradient(const Batch<T>& batch) {
+    return loss_.gradient({batch.x(), batch.target()})(0, 0);
+  }
+  double value(const Batch<T>& batch) { return loss_.value({batch.x(), batch.target()})(0, 0); }
+  // The model's output at the latest evaluation.
+  Eigen::Map<const Matrix<T>> output() const { return output_.value(); }
+
+ private:
+  Var<T> output_;  // set while loss_ records: declared first
+  Recording<T> loss_;
+};
+
+// One recorded step for full batches and one for the smaller last batch of an epoch.
+template <class T>
+class RecordedSteps {
+ public:
+  RecordedSteps(Layer<T>& model, const Loss<T>& loss, Index batch_size)
+      : model_(model), loss_(loss), batch_size_(batch_size) {}
+  RecordedStep<T>& operator()(const Batch<T>& batch) {
+    std::optional<RecordedStep<T>>& step = batch.size() == batch_size_ ? full_ : last_;
+    if (!step || step_size(*step) != batch.size()) step.emplace(model_, loss_, batch);
+    return *step;
+  }
+
+ private:
+  static Index step_size(const RecordedStep<T>& step) { return step.output().cols(); }
+  Layer<T>& model_;
+  const Loss<T>& loss_;
+  Index batch_size_;
+  std::optional<RecordedStep<T>> full_;
+  std::optional<RecordedStep<T>> last_;
+};
+
 }  // namespace
 
 template <class T>
@@ -131,7 +184,7 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
   }
   if (!options.out) mode = Progress::none;
 
-  Tape<T> tape;
+  RecordedSteps<T> steps(model, loss, options.batch_size);
   Batch<T> batch;
   History history;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -146,22 +199,19 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
         optimizer.set_learning_rate(
             options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
       }
-      tape.clear();
-      const Var<T> output = model(tape.constant(batch.x()));
-      const Var<T> l = loss(output, batch);
-      const double value = l.value()(0, 0);
+      RecordedStep<T>& step = steps(batch);
+      optimizer.zero_grad();
+      const double value = step.gradient(batch);
       if (!std::isfinite(value)) {
         throw ad::NumericError(fmt::format(
             "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be too "
             "high",
             value, epoch, b + 1, optimizer.learning_rate()));
       }
-      optimizer.zero_grad();
-      tape.backward(l);
       optimizer.step();
       loss_sum += value * static_cast<double>(batch.size());
       seen += batch.size();
-      if (!batch.labels().empty()) hits += correct(output.value(), batch.labels());
+      if (!batch.labels().empty()) hits += correct(step.output(), batch.labels());
       if (mode == Progress::bar) {
         bar.update(b + 1, loss_sum / static_cast<double>(seen), seen, seconds_since(start));
       }
@@ -196,15 +246,14 @@ Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data
   if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
   Batcher<T> batcher(data, batch_size, false);
   batcher.start_epoch();
-  Tape<T> tape;
+  RecordedSteps<T> steps(model, loss, batch_size);
   Batch<T> batch;
   double loss_sum = 0;
   Index hits = 0;
   while (batcher.next(batch)) {
-    tape.clear();
-    const Var<T> output = model(tape.constant(batch.x()));
-    loss_sum += loss(output, batch).value()(0, 0) * static_cast<double>(batch.size());
-    if (!batch.labels().empty()) hits += correct(output.value(), batch.labels());
+    RecordedStep<T>& step = steps(batch);
+    loss_sum += step.value(batch) * static_cast<double>(batch.size());
+    if (!batch.labels().empty()) hits += correct(step.output(), batch.labels());
   }
   Evaluation e;
   e.loss = loss_sum / static_cast<double>(data.size());

@@ -309,6 +309,17 @@ void add_softmax_losses(std::vector<CatalogCase>& c) {
         return softmax_cross_entropy(x[0], std::span<const int>(labels));
       },
       each(loss_shapes())));
+  c.push_back(make_case(
+      f, "sparse_softmax_cross_entropy", "against labels y held as numbers in a 1 x N Var",
+      "sparse_softmax_cross_entropy",
+      [](auto x) {
+        using Scalar = typename std::decay_t<decltype(x[0].value())>::Scalar;
+        const std::vector<int> labels = cycling_labels(x[0].rows(), x[0].cols());
+        const ad::Matrix<Scalar> row =
+            Eigen::Map<const Eigen::RowVectorXi>(labels.data(), x[0].cols()).cast<Scalar>();
+        return sparse_softmax_cross_entropy(x[0], x[0].tape().constant(row));
+      },
+      each(loss_shapes())));
   // Targets need not be 0 or 1: soft targets in [0, 1] are differentiated too.
   c.push_back(make_case(
       f, "binary_cross_entropy_with_logits", "", "binary_cross_entropy_with_logits",

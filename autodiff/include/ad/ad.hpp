@@ -12,4 +12,5 @@
 #include <ad/ops.hpp>
 #include <ad/parameter.hpp>
 #include <ad/random.hpp>
+#include <ad/replay.hpp>
 #include <ad/tape.hpp>

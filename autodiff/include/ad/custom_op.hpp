@@ -79,6 +79,9 @@ struct OpAccess {
     return tape.append(op, inputs, where);
   }
   static void pop_newest(Tape<T>& tape) { tape.pop_newest(); }
+  static bool needs_grad(const Tape<T>& tape, const Var<T>& v) {
+    return tape.nodes_[v.index()].needs_grad;
+  }
   static void require_finite(const Tape<T>& tape, std::uint32_t index) {
     tape.require_finite_value(tape.nodes_[index]);
   }
@@ -151,7 +154,11 @@ void* keep(Tape<T>& tape, const SavedType<Op>& saved) {
   return std::construct_at(OpAccess<T>::template allocate<SavedType<Op>>(tape, 1), saved);
 }
 
-// The adjoint rule on a node of op Op, as the tape calls it.
+// The value and adjoint rules on a node of op Op, as the tape calls them.
+template <class Op, class T>
+void value_of(const Rule<T>& r) {
+  Op::value(Rule<T, SavedType<Op>>(r));
+}
 template <class Op, class T>
 void adjoint_of(const Rule<T>& r) {
   Op::adjoint(Rule<T, SavedType<Op>>(r));
@@ -165,7 +172,8 @@ template <class Op, class T, class Inputs>
 [[gnu::always_inline]] inline Var<T> record_inputs(Tape<T>& tape, const char* name,
                                                    const Inputs& inputs, Shape shape,
                                                    std::source_location where, void* saved) {
-  Var<T> c = OpAccess<T>::append(tape, {name, shape, &adjoint_of<Op, T>, saved}, inputs, where);
+  Var<T> c = OpAccess<T>::append(tape, {name, shape, &value_of<Op, T>, &adjoint_of<Op, T>, saved},
+                                 inputs, where);
   try {
     Op::value(Rule<T, SavedType<Op>>(tape, c.index()));
     // By index: a reference to c would keep it in memory, and reading it back right after

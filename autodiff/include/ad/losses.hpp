@@ -23,6 +23,15 @@ template <class T>
 Var<T> softmax_cross_entropy(const Var<T>& logits, std::span<const int> labels,
                              std::source_location where = std::source_location::current());
 
+// Softmax cross-entropy against labels held as numbers in a 1 x N Var y (a constant: class
+// indices have no gradient), for a recording evaluated again with new labels
+// (<ad/replay.hpp>); each label must be a whole number in [0, classes), else ad::Error:
+//
+// l = (1/N) Σⱼ (lse(Z:,ⱼ) − Z_yⱼ,ⱼ)       Z̄ += l̄ (softmax(Z) − Y) / N
+template <class T>
+Var<T> sparse_softmax_cross_entropy(const Var<T>& logits, const Var<T>& labels,
+                                    std::source_location where = std::source_location::current());
+
 // Binary cross-entropy of logits Z against targets P in [0, 1] (same shape), averaged over
 // all elements (m n of them):
 //

@@ -38,6 +38,8 @@ template <class T>
 class Tape;
 template <class T, class Saved = void>
 class Rule;
+template <class T>
+class Recording;
 
 namespace detail {
 template <class T>
@@ -48,6 +50,10 @@ struct OpAccess;
 // function pointer, so a node stays a small record.
 template <class T>
 using AdjointRule = void (*)(const Rule<T>&);
+// A value rule: computes the node's value from its inputs' (kept to evaluate a recording
+// again, see <ad/replay.hpp>).
+template <class T>
+using ValueRule = void (*)(const Rule<T>&);
 
 // An operand together with the caller's source line. An operator cannot take a default
 // std::source_location argument, but the implicit conversion to At<X> happens at the
@@ -225,19 +231,30 @@ struct alignas(64) Node {
 };
 static_assert(sizeof(Node<double>) == 64 && sizeof(Node<float>) == 64);
 
+template <class T>
 struct Origin {
-  const char* op;  // the op's name ("matmul", "variable", ...)
+  const char* op;                // the op's name ("matmul", "variable", ...)
+  ValueRule<T> value = nullptr;  // null for leaves
   std::source_location where;
 };
 
-// What an op records besides its inputs: its name, output shape, adjoint rule and saved
-// state (the op's Saved object in the tape's arena, or null).
+// What an op records besides its inputs: its name, output shape, value and adjoint rules
+// and saved state (the op's Saved object in the tape's arena, or null).
 template <class T>
 struct OpRecord {
   const char* name;
   Shape shape;
+  ValueRule<T> value;
   AdjointRule<T> rule;
   void* saved = nullptr;
+};
+
+// An allocation a value rule made from the tape (Rule::save, Rule::allocate), in recording
+// order: evaluating the recording again hands each rule the same memory.
+struct RuleAllocation {
+  std::uint32_t node;
+  void* data;
+  std::size_t bytes;
 };
 
 }  // namespace detail
@@ -318,6 +335,7 @@ class Tape {
   template <class, class>
   friend class Rule;
   friend struct detail::OpAccess<T>;
+  friend class Recording<T>;
 
   Var<T> leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, bool needs_grad,
               std::source_location where);
@@ -336,7 +354,7 @@ class Tape {
     T* value = arena_.allocate<T>(size);
     T* adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
     detail::Node<T>& n = nodes_.emplace_back();
-    origins_.push_back({op.name, where});
+    origins_.push_back({op.name, op.value, where});
     n.rule = op.rule;
     n.value = value;
     n.adjoint = adjoint;
@@ -362,6 +380,25 @@ class Tape {
   // Removes the newest node, whose value rule threw: a refused op leaves nothing on the tape
   // but arena memory, reused after the next clear().
   void pop_newest();
+  // Memory for a rule of node `node` (Rule::save, Rule::allocate). A value rule's allocations
+  // are listed when recorded and handed out again, in the same order, when the recording is
+  // evaluated again (replay_values), so that replaying takes no new memory.
+  template <class U>
+  U* rule_allocate(std::size_t count, std::uint32_t node) {
+    if (phase_ == Phase::replaying) {
+      return static_cast<U*>(replayed_allocation(node, count * sizeof(U)));
+    }
+    U* data = arena_.allocate<U>(count);
+    if (phase_ == Phase::recording) rule_allocations_.push_back({node, data, count * sizeof(U)});
+    return data;
+  }
+  void* replayed_allocation(std::uint32_t node, std::size_t bytes);
+  // Computes again the value of every op up to node `last`, in recording order, from the
+  // leaves' current values (the recording's inputs and parameters).
+  void replay_values(std::uint32_t last);
+  // An ad::ShapeError naming op if a parameter this tape recorded was resized or its storage
+  // moved since: its node would read freed memory.
+  void check_parameters_unmoved(const char* op) const;
   // The index of input i of node n.
   std::uint32_t input_index(const detail::Node<T>& n, std::uint32_t i) const {
     constexpr std::uint32_t held = detail::Node<T>::inline_inputs;
@@ -399,7 +436,7 @@ class Tape {
   }
   // The parameter recorded as node `index`.
   const Parameter<T>& parameter_of(std::uint32_t index) const;
-  const detail::Origin& origin(const detail::Node<T>& n) const {
+  const detail::Origin<T>& origin(const detail::Node<T>& n) const {
     return origins_[static_cast<std::size_t>(&n - nodes_.data())];
   }
   [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;
@@ -415,7 +452,7 @@ class Tape {
   void require_finite_value(const detail::Node<T>& n) const;
 
   std::vector<detail::Node<T>> nodes_;
-  std::vector<detail::Origin> origins_;     // origins_[i] belongs to nodes_[i]
+  std::vector<detail::Origin<T>> origins_;  // origins_[i] belongs to nodes_[i]
   std::vector<std::uint32_t> wide_inputs_;  // inputs of ops with more than Node::inline_inputs
   // The parameters on the tape and their nodes: a sweep assigns a zeroed parameter's first
   // contribution (its node starts without an adjoint) and then marks its gradient written.
@@ -426,6 +463,12 @@ class Tape {
   // every handle of the recording is then refused, naming the reason, until clear().
   bool lost_parameter_ = false;
   std::size_t rules_run_ = 0;
+  // What Rule::allocate is called for: recording (listed in rule_allocations_), a backward
+  // sweep (not listed) or replay_values (handed out from the list, from replayed_ on).
+  enum class Phase : std::uint8_t { recording, sweeping, replaying };
+  Phase phase_ = Phase::recording;
+  std::vector<detail::RuleAllocation> rule_allocations_;
+  std::size_t replayed_ = 0;
   // Nodes [0, swept_) may carry has_adjoint from the latest sweep; the next sweep resets
   // only those (nodes recorded since start unset), so a sweep after clear() resets none.
   std::uint32_t swept_ = 0;
@@ -481,18 +524,21 @@ class Rule {
   }
   // Keeps a copy of matrix m on the tape, for the adjoint to read (store the handle in the
   // op's saved state). Allocates from the tape's arena: nothing to free.
+  // A value rule that saves gets the same memory back, with the same shape, when the
+  // recording is evaluated again (<ad/replay.hpp>).
   template <class E>
   SavedMatrix<T> save(const Eigen::MatrixBase<E>& m) const {
-    SavedMatrix<T> s{tape_->arena_.template allocate<T>(static_cast<std::size_t>(m.size())),
-                     m.rows(), m.cols()};
+    SavedMatrix<T> s{allocate<T>(static_cast<std::size_t>(m.size())), m.rows(), m.cols()};
     s.map() = m;
     return s;
   }
   // Room on the tape for count objects of type U (integers, scalars), uninitialised.
   template <class U>
   U* allocate(std::size_t count) const {
-    return tape_->arena_.template allocate<U>(count);
+    return tape_->template rule_allocate<U>(count, index());
   }
+  // The caller's line that recorded this node, for the rules' error messages.
+  std::source_location where() const { return tape_->origins_[index()].where; }
 
  private:
   template <class, class>
@@ -501,6 +547,7 @@ class Rule {
   std::uint32_t index_of(int i) const {
     return tape_->input_index(*node_, static_cast<std::uint32_t>(i));
   }
+  std::uint32_t index() const { return static_cast<std::uint32_t>(node_ - tape_->nodes_.data()); }
   const detail::Node<T>& input(int i) const { return tape_->nodes_[index_of(i)]; }
   static ConstMap value_of(const detail::Node<T>& n) { return {n.value, n.rows, n.cols}; }
   // Input i's adjoint and whether this sweep has written it.

@@ -18,13 +18,44 @@ using detail::require_square;
 
 // A's LU factorisation P A = L U, kept on the tape by the ops that use it (value and adjoint
 // from one factorisation): L below the diagonal of `lu` (its unit diagonal implied), U on
-// and above it; P as the row order of P A.
+// and above it; P as the row order of P A. Its storage is taken when the op is recorded;
+// the value rule factors A into it, so that a recording evaluated again factors the new A.
 template <class T>
 struct SavedLU {
   SavedMatrix<T> lu;
   int* order;
   T rcond;  // Eigen's estimate of the reciprocal condition number; 0 if a pivot is 0 or not finite
   T sign;   // det P
+
+  static SavedLU on(Tape<T>& tape, Eigen::Index n) {
+    using Access = detail::OpAccess<T>;
+    return {{Access::template allocate<T>(tape, std::size_t(n * n)), n, n},
+            Access::template allocate<int>(tape, std::size_t(n)),
+            T(0),
+            T(1)};
+  }
+  void factor(const Eigen::Map<const Matrix<T>>& a) {
+    Eigen::Map<Matrix<T>> f = lu.map();
+    f = a;
+    const Eigen::PartialPivLU<Eigen::Ref<Matrix<T>>> in_place(f);
+    const auto& p = in_place.permutationP().indices();
+    std::copy(p.data(), p.data() + lu.rows, order);
+    sign = in_place.permutationP().determinant();
+    // Eigen's estimate means nothing where a pivot is 0 or not finite (it returns 1 for a
+    // matrix with a zero row).
+    const auto pivots = f.diagonal().cwiseAbs();
+    rcond = pivots.allFinite() && pivots.minCoeff() > T(0) ? in_place.rcond() : T(0);
+  }
+  // Throws ad::NumericError naming the op if A is singular to working precision: the value
+  // rules of the ops that need a regular A call it, so a singular input leaves no node.
+  void require_regular(std::string_view op, std::source_location where) const {
+    if (!regular()) {
+      throw NumericError(fmt::format(
+          "{}: the {}x{} matrix is singular to working precision (reciprocal condition number "
+          "{:.3g}) (at {})",
+          op, lu.rows, lu.cols, rcond, to_string(where)));
+    }
+  }
 
   using Permutation = Eigen::Map<Eigen::PermutationMatrix<Eigen::Dynamic, Eigen::Dynamic, int>>;
   Permutation p() const { return Permutation(order, lu.rows); }
@@ -53,42 +84,6 @@ struct SavedLU {
   bool regular() const { return rcond > std::numeric_limits<T>::epsilon(); }
 };
 
-// Factors A into tape memory. Recorded ops keep it as their Saved state; an op refused for
-// a singular A leaves only arena memory behind, reused after the next clear().
-template <class T>
-SavedLU<T> factor(Tape<T>& tape, const Var<T>& a) {
-  const Eigen::Index n = a.rows();
-  using Access = detail::OpAccess<T>;
-  SavedLU<T> f{{Access::template allocate<T>(tape, std::size_t(n * n)), n, n},
-               Access::template allocate<int>(tape, std::size_t(n)),
-               T(0),
-               T(1)};
-  Eigen::Map<Matrix<T>> lu = f.lu.map();
-  lu = a.value();
-  const Eigen::PartialPivLU<Eigen::Ref<Matrix<T>>> in_place(lu);
-  const auto& order = in_place.permutationP().indices();
-  std::copy(order.data(), order.data() + n, f.order);
-  f.sign = in_place.permutationP().determinant();
-  // Eigen's estimate means nothing where a pivot is 0 or not finite (it returns 1 for a
-  // matrix with a zero row).
-  const auto pivots = lu.diagonal().cwiseAbs();
-  if (pivots.allFinite() && pivots.minCoeff() > T(0)) f.rcond = in_place.rcond();
-  return f;
-}
-
-// Throws ad::NumericError naming the op if A is singular to working precision. The ops
-// that need it test A before recording, so a singular input leaves no node on the tape.
-template <class T>
-void require_regular(const char* op, const Var<T>& a, const SavedLU<T>& lu,
-                     std::source_location where) {
-  if (!lu.regular()) {
-    throw NumericError(fmt::format(
-        "{}: the {} matrix is singular to working precision (reciprocal condition number "
-        "{:.3g}) (at {})",
-        op, to_string(a.shape()), lu.rcond, to_string(where)));
-  }
-}
-
 template <class T>
 struct Trace {
   static constexpr OpInfo info{
@@ -108,9 +103,12 @@ struct Inverse {
     SavedLU<T> a;
   };
   static void value(const Rule<T, Saved>& r) {
+    SavedLU<T>& lu = r.saved().a;
+    lu.factor(r.x(0));
+    lu.require_regular(info.name, r.where());
     auto c = r.y();
     c.setIdentity();
-    r.saved().a.solve_in_place(c);
+    lu.solve_in_place(c);
   }
   static void adjoint(const Rule<T, Saved>& r) {
     auto c = r.y();
@@ -151,7 +149,11 @@ struct Det {
   struct Saved {
     SavedLU<T> a;
   };
-  static void value(const Rule<T, Saved>& r) { r.y()(0, 0) = r.saved().a.determinant(); }
+  static void value(const Rule<T, Saved>& r) {
+    SavedLU<T>& lu = r.saved().a;
+    lu.factor(r.x(0));
+    r.y()(0, 0) = lu.determinant();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedLU<T>& lu = r.saved().a;
     const T cbar = r.ybar()(0, 0);
@@ -175,7 +177,10 @@ struct Logdet {
     SavedLU<T> a;
   };
   static void value(const Rule<T, Saved>& r) {
-    r.y()(0, 0) = r.saved().a.lu.map().diagonal().array().abs().log().sum();
+    SavedLU<T>& lu = r.saved().a;
+    lu.factor(r.x(0));
+    lu.require_regular(info.name, r.where());
+    r.y()(0, 0) = lu.lu.map().diagonal().array().abs().log().sum();
   }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedLU<T>& lu = r.saved().a;
@@ -194,9 +199,12 @@ struct Solve {
     SavedLU<T> a;
   };
   static void value(const Rule<T, Saved>& r) {
+    SavedLU<T>& lu = r.saved().a;
+    lu.factor(r.x(0));
+    lu.require_regular(info.name, r.where());
     auto x = r.y();
     x = r.x(1);
-    r.saved().a.solve_in_place(x);
+    lu.solve_in_place(x);
   }
   static void adjoint(const Rule<T, Saved>& r) {
     const Matrix<T> g = r.saved().a.solve_transposed(r.ybar());  // A⁻ᵀ X̄
@@ -280,28 +288,23 @@ template <class T>
 Var<T> inverse(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("inverse", where, a);
   require_square("inverse", a, where);
-  const SavedLU<T> lu = factor(tape, a);
-  require_regular("inverse", a, lu, where);
   return detail::record<Inverse<T>>(tape, "inverse", {a}, a.shape(), where,
-                                    typename Inverse<T>::Saved{lu});
+                                    {SavedLU<T>::on(tape, a.rows())});
 }
 
 template <class T>
 Var<T> det(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("det", where, a);
   require_square("det", a, where);
-  return detail::record<Det<T>>(tape, "det", {a}, {1, 1}, where,
-                                typename Det<T>::Saved{factor(tape, a)});
+  return detail::record<Det<T>>(tape, "det", {a}, {1, 1}, where, {SavedLU<T>::on(tape, a.rows())});
 }
 
 template <class T>
 Var<T> logdet(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("logdet", where, a);
   require_square("logdet", a, where);
-  const SavedLU<T> lu = factor(tape, a);
-  require_regular("logdet", a, lu, where);
   return detail::record<Logdet<T>>(tape, "logdet", {a}, {1, 1}, where,
-                                   typename Logdet<T>::Saved{lu});
+                                   {SavedLU<T>::on(tape, a.rows())});
 }
 
 template <class T>
@@ -312,10 +315,8 @@ Var<T> solve(const Var<T>& a, const Var<T>& b, std::source_location where) {
     throw ShapeError("solve", a.shape(), b.shape(),
                      fmt::format("A has {} rows but B has {}", a.rows(), b.rows()), where);
   }
-  const SavedLU<T> lu = factor(tape, a);
-  require_regular("solve", a, lu, where);
   return detail::record<Solve<T>>(tape, "solve", {a, b}, b.shape(), where,
-                                  typename Solve<T>::Saved{lu});
+                                  {SavedLU<T>::on(tape, a.rows())});
 }
 
 template <class T>

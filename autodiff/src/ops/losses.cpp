@@ -11,8 +11,30 @@
 namespace ad {
 namespace {
 
-// softmax(z) is recomputed per column in the adjoint rather than stored,
-// so the node needs no memory beyond its 1x1 value and the labels.
+// Softmax cross-entropy against one class index per column, shared by the op with labels
+// on the tape and the op with labels in a Var. softmax(z) is recomputed per column in the
+// adjoint rather than stored, so the node needs no memory beyond its 1x1 value and the labels.
+template <class T, class Labels>
+T cross_entropy_of_labels(const Eigen::Map<const Matrix<T>>& z, const Labels& label) {
+  T total = 0;
+  for (Eigen::Index j = 0; j < z.cols(); ++j) {
+    const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
+    total += std::log(sum) - (z(label(j), j) - m);
+  }
+  return total / static_cast<T>(z.cols());
+}
+template <class T, class Labels>
+void cross_entropy_of_labels_adjoint(const Rule<T>& r, const Labels& label) {
+  auto z = r.x(0);
+  auto zbar = r.xbar(0);
+  const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
+  for (Eigen::Index j = 0; j < z.cols(); ++j) {
+    const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
+    zbar.col(j).array() += (scale / sum) * (z.col(j).array() - m).exp();
+    zbar(label(j), j) -= scale;
+  }
+}
+
 template <class T>
 struct SoftmaxCrossEntropy {
   static constexpr OpInfo info{
@@ -26,25 +48,41 @@ struct SoftmaxCrossEntropy {
     const int* labels;  // one per column of Z, a copy on the tape
   };
   static void value(const Rule<T, Saved>& r) {
-    auto z = r.x(0);
     const int* labels = r.saved().labels;
-    T total = 0;
-    for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      total += std::log(sum) - (z(labels[j], j) - m);
-    }
-    r.y()(0, 0) = total / static_cast<T>(z.cols());
+    r.y()(0, 0) = cross_entropy_of_labels(r.x(0), [&](Eigen::Index j) { return labels[j]; });
   }
   static void adjoint(const Rule<T, Saved>& r) {
-    auto z = r.x(0);
     const int* labels = r.saved().labels;
-    auto zbar = r.xbar(0);
-    const T scale = r.ybar()(0, 0) / static_cast<T>(z.cols());
-    for (Eigen::Index j = 0; j < z.cols(); ++j) {
-      const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      zbar.col(j).array() += (scale / sum) * (z.col(j).array() - m).exp();
-      zbar(labels[j], j) -= scale;
+    cross_entropy_of_labels_adjoint(Rule<T>(r), [&](Eigen::Index j) { return labels[j]; });
+  }
+};
+
+// The labels as numbers in a 1 x N Var, so that a recording evaluated again (<ad/replay.hpp>)
+// reads each evaluation's labels; the value rule checks them, as the op above does when it
+// is recorded.
+template <class T>
+struct SparseSoftmaxCrossEntropy {
+  static constexpr OpInfo info{
+      .name = "sparse_softmax_cross_entropy",
+      .also = "against labels y held as numbers in a 1 x N Var",
+      .value = "l = (1/N) Σⱼ (lse(Z:,ⱼ) − Z_yⱼ,ⱼ)",
+      .adjoint = "Z̄ += l̄ (softmax(Z) − Y) / N",
+      .domain = "total; ad::Error for a label that is not a whole number in [0, rows)"};
+  static void value(const Rule<T>& r) {
+    auto z = r.x(0);
+    auto y = r.x(1);
+    for (Eigen::Index j = 0; j < y.cols(); ++j) {
+      const T label = y(0, j);
+      if (!(label >= 0 && label < static_cast<T>(z.rows()) && label == std::floor(label))) {
+        throw Error(fmt::format("{}: label {} of column {} is not a class index in [0, {}) (at {})",
+                                info.name, label, j, z.rows(), to_string(r.where())));
+      }
     }
+    r.y()(0, 0) = cross_entropy_of_labels(z, [&](Eigen::Index j) { return Eigen::Index(y(0, j)); });
+  }
+  static void adjoint(const Rule<T>& r) {
+    auto y = r.x(1);
+    cross_entropy_of_labels_adjoint(r, [&](Eigen::Index j) { return Eigen::Index(y(0, j)); });
   }
 };
 
@@ -137,6 +175,30 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, std::span<const int> labels,
 }
 
 template <class T>
+Var<T> sparse_softmax_cross_entropy(const Var<T>& logits, const Var<T>& labels,
+                                    std::source_location where) {
+  constexpr const char* name = "sparse_softmax_cross_entropy";
+  Tape<T>& tape = detail::tape_of(name, where, logits, labels);
+  const Shape z = logits.shape();
+  const Shape y = labels.shape();
+  if (y.rows != 1 || y.cols != z.cols) {
+    throw ShapeError(name, z, y,
+                     fmt::format("the labels must be a row with one label per column (sample) of "
+                                 "the logits, 1 x {}",
+                                 z.cols),
+                     where);
+  }
+  check_not_empty(name, z, where);
+  if (detail::OpAccess<T>::needs_grad(tape, labels)) {
+    throw Error(
+        fmt::format("{}: the labels depend on a variable, but class indices have no "
+                    "gradient; pass them as a constant (at {})",
+                    name, to_string(where)));
+  }
+  return detail::record<SparseSoftmaxCrossEntropy<T>>(tape, name, {logits, labels}, {1, 1}, where);
+}
+
+template <class T>
 Var<T> binary_cross_entropy_with_logits(const Var<T>& logits, const Var<T>& targets,
                                         std::source_location where) {
   constexpr const char* name = "binary_cross_entropy_with_logits";
@@ -157,6 +219,10 @@ template Var<float> softmax_cross_entropy(const Var<float>&, std::span<const int
                                           std::source_location);
 template Var<double> softmax_cross_entropy(const Var<double>&, std::span<const int>,
                                            std::source_location);
+template Var<float> sparse_softmax_cross_entropy(const Var<float>&, const Var<float>&,
+                                                 std::source_location);
+template Var<double> sparse_softmax_cross_entropy(const Var<double>&, const Var<double>&,
+                                                  std::source_location);
 template Var<float> binary_cross_entropy_with_logits(const Var<float>&, const Var<float>&,
                                                      std::source_location);
 template Var<double> binary_cross_entropy_with_logits(const Var<double>&, const Var<double>&,
@@ -166,9 +232,9 @@ template Var<double> mse(const Var<double>&, const Var<double>&, std::source_loc
 
 namespace detail {
 std::span<const OpInfo> losses_ops() {
-  static constexpr OpInfo rows[] = {SoftmaxCrossEntropy<double>::info,
-                                    BinaryCrossEntropyWithLogits<double>::info,
-                                    MeanSquaredError<double>::info};
+  static constexpr OpInfo rows[] = {
+      SoftmaxCrossEntropy<double>::info, SparseSoftmaxCrossEntropy<double>::info,
+      BinaryCrossEntropyWithLogits<double>::info, MeanSquaredError<double>::info};
   return rows;
 }
 }  // namespace detail

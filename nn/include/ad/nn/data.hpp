@@ -98,9 +98,10 @@ class Batch {
  public:
   Batch() = default;
   Batch(const T* x, Index features, const T* y, Index targets, std::span<const int> labels,
-        Index size)
+        const T* label_row, Index size)
       : x_(x),
         y_(y),
+        label_row_(label_row),
         features_(features),
         targets_(y ? targets : 0),
         size_(size),
@@ -111,11 +112,18 @@ class Batch {
   Eigen::Map<const Matrix<T>> y() const { return {y_, targets_, y_ ? size_ : 0}; }
   // Empty when the dataset has no labels.
   std::span<const int> labels() const { return labels_; }
+  // What a loss compares the model's output with: y, or without targets the labels as a row
+  // of numbers (1 x size, as sparse_softmax_cross_entropy reads them).
+  Eigen::Map<const Matrix<T>> target() const {
+    if (y_ || !label_row_) return y();
+    return {label_row_, 1, size_};
+  }
   Index size() const { return size_; }
 
  private:
   const T* x_ = nullptr;
   const T* y_ = nullptr;
+  const T* label_row_ = nullptr;
   Index features_ = 0;
   Index targets_ = 0;
   Index size_ = 0;
@@ -146,6 +154,7 @@ class Batcher {
   Matrix<T> x_;
   Matrix<T> y_;
   std::vector<int> labels_;
+  Matrix<T> label_row_;  // the batch's labels as numbers (Batch::target without targets)
 };
 
 extern template struct Dataset<float>;

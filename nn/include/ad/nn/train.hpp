@@ -8,8 +8,10 @@
 //   h.write_csv("history.csv");
 //   nn::plot_history(h, "curves.png");
 //
-// Each step rewinds one tape (Tape::clear), records the batch as a constant and the
-// parameters by reference, so after the first step a step allocates nothing on the tape.
+// The step (the model's output and loss, and its gradient) is recorded once for each batch
+// size and evaluated again for every batch (ad::Recording, <ad/replay.hpp>): the batch and
+// its targets are bound by reference, the parameters read by reference, and after the first
+// step a step takes no memory.
 
 #include <ad/losses.hpp>
 #include <ad/nn/data.hpp>
@@ -26,31 +28,32 @@
 namespace ad::nn {
 
 // A loss of the model's output (the logits or prediction, features x batch) against the
-// batch's targets; a 1x1 Var.
+// batch's target (Batch::target: y, or the labels as a row of numbers); a 1x1 Var. The
+// target is a constant on the output's tape.
 template <class T>
-using Loss = std::function<Var<T>(const Var<T>& output, const Batch<T>& batch)>;
+using Loss = std::function<Var<T>(const Var<T>& output, const Var<T>& target)>;
 
-// Softmax cross-entropy against the batch's integer labels (multi-class).
+// Softmax cross-entropy against the batch's labels (multi-class).
 struct CrossEntropy {
   template <class T>
-  Var<T> operator()(const Var<T>& logits, const Batch<T>& batch) const {
-    return softmax_cross_entropy(logits, batch.labels());
+  Var<T> operator()(const Var<T>& logits, const Var<T>& labels) const {
+    return sparse_softmax_cross_entropy(logits, labels);
   }
 };
 
 // Binary cross-entropy of logits against the batch's targets y in [0, 1].
 struct BinaryCrossEntropy {
   template <class T>
-  Var<T> operator()(const Var<T>& logits, const Batch<T>& batch) const {
-    return binary_cross_entropy_with_logits(logits, logits.tape().constant(batch.y()));
+  Var<T> operator()(const Var<T>& logits, const Var<T>& y) const {
+    return binary_cross_entropy_with_logits(logits, y);
   }
 };
 
 // Mean squared error against the batch's targets y (regression).
 struct MeanSquaredError {
   template <class T>
-  Var<T> operator()(const Var<T>& prediction, const Batch<T>& batch) const {
-    return mse(prediction, prediction.tape().constant(batch.y()));
+  Var<T> operator()(const Var<T>& prediction, const Var<T>& y) const {
+    return mse(prediction, y);
   }
 };
 
