@@ -1,7 +1,8 @@
 // The Cholesky family: the factor itself, solves with triangular factors, and the log
 // determinant of a symmetric positive-definite matrix. cholesky and logdet_spd factor
-// ½(A + Aᵀ) with Eigen's blocked LLT when they are recorded (the positive-definiteness test
-// needs the factor), into tape memory that value and adjoint then share. Every adjoint is a
+// ½(A + Aᵀ) with Eigen's blocked LLT in their value rules (so that a recording evaluated
+// again factors its new input), into tape memory that the adjoint then reads: cholesky's
+// value is its factor; logdet_spd keeps its factor as saved state. Every adjoint is a
 // few triangular solves and products of whole matrices (level-3 BLAS), none a loop of scalar
 // updates.
 
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 
 namespace ad {
 namespace {
@@ -20,18 +22,13 @@ using detail::require_square;
 template <class T>
 using ConstMap = Eigen::Map<const Matrix<T>>;
 
-// The lower Cholesky factor L of ½(A + Aᵀ), in tape memory, with zeros above the diagonal;
-// ad::NumericError naming the op and the first pivot that is not positive (or not finite)
-// if ½(A + Aᵀ) is not positive definite. Called before recording: a refused op leaves no
-// node, only arena memory that the next clear() reuses.
+// L, the lower Cholesky factor of ½(A + Aᵀ), with zeros above the diagonal; an
+// ad::NumericError naming the op and the first pivot that is not positive (or not finite) if
+// ½(A + Aᵀ) is not positive definite. Called by the value rules, so that a recording
+// evaluated again factors its new A (and refuses it as the recording would).
 template <class T>
-SavedMatrix<T> factor_spd(const char* op, Tape<T>& tape, const Var<T>& a,
-                          std::source_location where) {
-  const Eigen::Index n = a.rows();
-  const SavedMatrix<T> saved{detail::OpAccess<T>::template allocate<T>(tape, std::size_t(n * n)), n,
-                             n};
-  Eigen::Map<Matrix<T>> l = saved.map();
-  const ConstMap<T> x = a.value();
+void factor_spd(std::string_view op, const Eigen::Map<const Matrix<T>>& x, Eigen::Map<Matrix<T>> l,
+                std::source_location where) {
   l.template triangularView<Eigen::Lower>() = (x + x.transpose()) * T(0.5);
   // Eigen's blocked right-looking factorisation in place; the index of the failing pivot,
   // or −1. (LLT's public interface says only that it failed, not where.)
@@ -44,25 +41,26 @@ SavedMatrix<T> factor_spd(const char* op, Tape<T>& tape, const Var<T>& a,
     // The pivot that failed: the diagonal element less the squares of the row of L already
     // computed to its left (final in every block before it).
     const T pivot = x(failed, failed) - l.row(failed).head(failed).squaredNorm();
-    throw NumericError(fmt::format(
-        "{}: the {} matrix (read as ½(A + Aᵀ)) is not positive definite: pivot {} (0-based) "
-        "is {:.6g} (at {})",
-        op, to_string(a.shape()), failed, pivot, to_string(where)));
+    throw NumericError(
+        fmt::format("{}: the {}x{} matrix (read as ½(A + Aᵀ)) is not positive definite: pivot {} "
+                    "(0-based) is {:.6g} (at {})",
+                    op, x.rows(), x.cols(), failed, pivot, to_string(where)));
   }
   l.template triangularView<Eigen::StrictlyUpper>().setZero();
-  return saved;
 }
 
 // ad::NumericError unless every diagonal element of the triangular matrix t is nonzero and
-// finite (else a solve with it divides by zero).
+// finite (else a solve with it divides by zero); called by the value rules.
 template <class T>
-void require_nonzero_diagonal(const char* op, const Var<T>& t, std::source_location where) {
-  const auto d = t.value().diagonal();
+void require_nonzero_diagonal(std::string_view op, const Eigen::Map<const Matrix<T>>& t,
+                              std::source_location where) {
+  const auto d = t.diagonal();
   for (Eigen::Index i = 0; i < d.size(); ++i) {
     if (d(i) == T(0) || !std::isfinite(d(i))) {
       throw NumericError(fmt::format(
-          "{}: the {} triangular matrix is singular: diagonal element {} (0-based) is {} (at {})",
-          op, to_string(t.shape()), i, d(i), to_string(where)));
+          "{}: the {}x{} triangular matrix is singular: diagonal element {} (0-based) is {} (at "
+          "{})",
+          op, t.rows(), t.cols(), i, d(i), to_string(where)));
     }
   }
 }
@@ -137,15 +135,12 @@ struct Cholesky {
       .value = "L = chol(½(A + Aᵀ)), lower, with L Lᵀ = ½(A + Aᵀ)",
       .adjoint = "Ā += ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Φ: the lower triangle, its diagonal halved)",
       .domain = "NumericError naming the failing pivot if ½(A + Aᵀ) is not positive definite"};
-  struct Saved {
-    SavedMatrix<T> l;
-  };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().l.map(); }
+  static void value(const Rule<T>& r) { factor_spd<T>(info.name, r.x(0), r.y(), r.where()); }
   // Murray's blocked algorithm (cholesky_adjoint) gives M = ∂/∂tril(A) from tril(L̄); A is
   // read as ½(A + Aᵀ), so Ā = ½(M + Mᵀ), which is the row's ½(S + Sᵀ).
-  static void adjoint(const Rule<T, Saved>& r) {
+  static void adjoint(const Rule<T>& r) {
     Matrix<T> m = r.ybar().template triangularView<Eigen::Lower>();
-    cholesky_adjoint<T>(r.saved().l.map(), m);
+    cholesky_adjoint<T>(r.y(), m);
     m.template triangularView<Eigen::StrictlyLower>() *= T(0.5);
     m.template triangularView<Eigen::StrictlyUpper>() = m.transpose().eval();
     r.accumulate(0, m);
@@ -183,6 +178,7 @@ struct TriangularSolve {
     }
   }
   static void value(const Rule<T, Saved>& r) {
+    require_nonzero_diagonal<T>(info.name, r.x(0), r.where());
     auto x = r.y();
     x = r.x(1);
     solve(r, x, false);
@@ -223,6 +219,7 @@ struct CholeskySolve {
     l.transpose().solveInPlace(x);
   }
   static void value(const Rule<T>& r) {
+    require_nonzero_diagonal<T>(info.name, r.x(0), r.where());
     auto x = r.y();
     x = r.x(1);
     solve(r, x);
@@ -252,9 +249,10 @@ struct LogdetSpd {
       .adjoint = "Ā += c̄ A⁻¹ (symmetric)",
       .domain = "NumericError naming the failing pivot if ½(A + Aᵀ) is not positive definite"};
   struct Saved {
-    SavedMatrix<T> l;
+    SavedMatrix<T> l;  // the factor, storage taken when recorded
   };
   static void value(const Rule<T, Saved>& r) {
+    factor_spd<T>(info.name, r.x(0), r.saved().l.map(), r.where());
     r.y()(0, 0) = T(2) * r.saved().l.map().diagonal().array().log().sum();
   }
   static void adjoint(const Rule<T, Saved>& r) {
@@ -277,9 +275,7 @@ template <class T>
 Var<T> cholesky(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("cholesky", where, a);
   require_square("cholesky", a, where);
-  const SavedMatrix<T> l = factor_spd("cholesky", tape, a, where);
-  return detail::record<Cholesky<T>>(tape, "cholesky", {a}, a.shape(), where,
-                                     typename Cholesky<T>::Saved{l});
+  return detail::record<Cholesky<T>>(tape, "cholesky", {a}, a.shape(), where);
 }
 
 template <class T>
@@ -291,7 +287,6 @@ Var<T> triangular_solve(const Var<T>& t, const Var<T>& b, Triangle triangle, Tra
     throw ShapeError("triangular_solve", t.shape(), b.shape(),
                      fmt::format("T has {} rows but B has {}", t.rows(), b.rows()), where);
   }
-  require_nonzero_diagonal("triangular_solve", t, where);
   return detail::record<TriangularSolve<T>>(tape, "triangular_solve", {t, b}, b.shape(), where,
                                             {triangle, transposed});
 }
@@ -304,7 +299,6 @@ Var<T> cholesky_solve(const Var<T>& l, const Var<T>& b, std::source_location whe
     throw ShapeError("cholesky_solve", l.shape(), b.shape(),
                      fmt::format("L has {} rows but B has {}", l.rows(), b.rows()), where);
   }
-  require_nonzero_diagonal("cholesky_solve", l, where);
   return detail::record<CholeskySolve<T>>(tape, "cholesky_solve", {l, b}, b.shape(), where);
 }
 
@@ -312,9 +306,9 @@ template <class T>
 Var<T> logdet_spd(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("logdet_spd", where, a);
   require_square("logdet_spd", a, where);
-  const SavedMatrix<T> l = factor_spd("logdet_spd", tape, a, where);
-  return detail::record<LogdetSpd<T>>(tape, "logdet_spd", {a}, {1, 1}, where,
-                                      typename LogdetSpd<T>::Saved{l});
+  const Eigen::Index n = a.rows();
+  const SavedMatrix<T> l{detail::OpAccess<T>::template allocate<T>(tape, std::size_t(n * n)), n, n};
+  return detail::record<LogdetSpd<T>>(tape, "logdet_spd", {a}, {1, 1}, where, {l});
 }
 
 template Var<float> cholesky(const Var<float>&, std::source_location);

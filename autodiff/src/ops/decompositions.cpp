@@ -1,9 +1,11 @@
 // Decompositions with several factors: the symmetric eigendecomposition (eigh_values,
 // eigh_vectors), the thin SVD (singular_values, svd_u, svd_v) and the thin QR (qr_q, qr_r).
 //
-// A node holds one value, so each factor is an op of its own. The factorisation is done once,
-// when the op is recorded, into tape memory; eigh(), svd() and qr() record the nodes of all
-// the factors on that one factorisation. The adjoint of a decomposition is linear in its
+// A node holds one value, so each factor is an op of its own. The factorisation lives in tape
+// memory taken when the op is recorded, and a value rule computes it (so that a recording
+// evaluated again factors its new input); eigh(), svd() and qr() record the nodes of all the
+// factors on one factorisation, which the first node's value rule computes and the others'
+// read (nodes are evaluated in recording order). The adjoint of a decomposition is linear in its
 // factors' adjoints (Ā = Σ over factors of a linear map of that factor's adjoint), so each
 // node adds its own part and the sum is the whole adjoint, whichever factors are used.
 //
@@ -28,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 namespace ad {
 namespace {
@@ -80,21 +83,23 @@ struct SavedEigh {
 };
 
 template <class T>
-SavedEigh<T> factor_eigh(const char* op, Tape<T>& tape, const Var<T>& a,
-                         std::source_location where) {
-  const Eigen::Index n = a.rows();
-  const Matrix<T> symmetric = (a.value() + a.value().transpose()) * T(0.5);
+SavedEigh<T> allocate_eigh(Tape<T>& tape, Eigen::Index n) {
+  return {allocate_matrix(tape, n, 1), allocate_matrix(tape, n, n)};
+}
+
+template <class T>
+void factor_eigh(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const SavedEigh<T>& f,
+                 std::source_location where) {
+  const Matrix<T> symmetric = (a + a.transpose()) * T(0.5);
   const Eigen::SelfAdjointEigenSolver<Matrix<T>> solver(symmetric);
   if (solver.info() != Eigen::Success || !solver.eigenvalues().allFinite()) {
     throw NumericError(fmt::format(
-        "{}: the eigendecomposition of the {} matrix failed (a NaN or Inf in it?) (at {})", op,
-        to_string(a.shape()), to_string(where)));
+        "{}: the eigendecomposition of the {}x{} matrix failed (a NaN or Inf in it?) (at {})", op,
+        a.rows(), a.cols(), to_string(where)));
   }
-  SavedEigh<T> f{allocate_matrix(tape, n, 1), allocate_matrix(tape, n, n)};
   f.values.map() = solver.eigenvalues();
   f.vectors.map() = solver.eigenvectors();
   fix_signs(f.vectors.map());
-  return f;
 }
 
 template <class T>
@@ -108,8 +113,12 @@ struct EighValues {
           "function where eigenvalues repeat"};
   struct Saved {
     SavedEigh<T> eigh;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().eigh.values.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_eigh<T>(info.name, r.x(0), r.saved().eigh, r.where());
+    r.y() = r.saved().eigh.values.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const auto v = r.saved().eigh.vectors.map();
     r.accumulate(0, v * r.ybar().col(0).asDiagonal() * v.transpose());
@@ -127,8 +136,12 @@ struct EighVectors {
           "the basis chosen inside the eigenspace"};
   struct Saved {
     SavedEigh<T> eigh;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().eigh.vectors.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_eigh<T>(info.name, r.x(0), r.saved().eigh, r.where());
+    r.y() = r.saved().eigh.vectors.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const auto v = r.saved().eigh.vectors.map();
     const Matrix<T> inner =
@@ -161,23 +174,23 @@ struct SavedSvd {
 };
 
 template <class T>
-SavedSvd<T> factor_svd(const char* op, Tape<T>& tape, const Var<T>& a, std::source_location where) {
-  if (a.rows() == 0 || a.cols() == 0) {
-    throw ShapeError(op, a.shape(), "needs a matrix of at least 1x1", where);
+SavedSvd<T> allocate_svd(Tape<T>& tape, Eigen::Index m, Eigen::Index n) {
+  const Eigen::Index k = std::min(m, n);
+  return {allocate_matrix(tape, m, k), allocate_matrix(tape, k, 1), allocate_matrix(tape, n, k)};
+}
+
+template <class T>
+void factor_svd(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const SavedSvd<T>& f,
+                std::source_location where) {
+  if (!a.allFinite()) {
+    throw NumericError(fmt::format("{}: the {}x{} matrix holds a NaN or Inf (at {})", op, a.rows(),
+                                   a.cols(), to_string(where)));
   }
-  if (!a.value().allFinite()) {
-    throw NumericError(fmt::format("{}: the {} matrix holds a NaN or Inf (at {})", op,
-                                   to_string(a.shape()), to_string(where)));
-  }
-  const Eigen::Index m = a.rows(), n = a.cols(), k = std::min(m, n);
-  const Eigen::JacobiSVD<Matrix<T>> svd(a.value(), Eigen::ComputeThinU | Eigen::ComputeThinV);
-  SavedSvd<T> f{allocate_matrix(tape, m, k), allocate_matrix(tape, k, 1),
-                allocate_matrix(tape, n, k)};
+  const Eigen::JacobiSVD<Matrix<T>> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
   f.u.map() = svd.matrixU();
   f.s.map() = svd.singularValues();
   f.v.map() = svd.matrixV();
   fix_signs(f.u.map(), f.v.map());
-  return f;
 }
 
 template <class T>
@@ -191,8 +204,12 @@ struct SingularValues {
           "function where singular values repeat"};
   struct Saved {
     SavedSvd<T> svd;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().svd.s.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_svd<T>(info.name, r.x(0), r.saved().svd, r.where());
+    r.y() = r.saved().svd.s.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedSvd<T>& f = r.saved().svd;
     r.accumulate(0, f.u.map() * r.ybar().col(0).asDiagonal() * f.v.map().transpose());
@@ -210,8 +227,12 @@ struct SvdU {
           "their gaps or by 0 are left out"};
   struct Saved {
     SavedSvd<T> svd;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().svd.u.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_svd<T>(info.name, r.x(0), r.saved().svd, r.where());
+    r.y() = r.saved().svd.u.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedSvd<T>& f = r.saved().svd;
     const auto u = f.u.map();
@@ -233,8 +254,12 @@ struct SvdV {
                                .domain = "as svd_u"};
   struct Saved {
     SavedSvd<T> svd;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().svd.v.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_svd<T>(info.name, r.x(0), r.saved().svd, r.where());
+    r.y() = r.saved().svd.v.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedSvd<T>& f = r.saved().svd;
     const auto v = f.v.map();
@@ -277,13 +302,15 @@ Matrix<T> symmetric_from_lower(const Matrix<T>& m) {
 }
 
 template <class T>
-SavedQr<T> factor_qr(const char* op, Tape<T>& tape, const Var<T>& a, std::source_location where) {
+SavedQr<T> allocate_qr(Tape<T>& tape, Eigen::Index m, Eigen::Index n) {
+  return {allocate_matrix(tape, m, n), allocate_matrix(tape, n, n)};
+}
+
+template <class T>
+void factor_qr(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const SavedQr<T>& f,
+               std::source_location where) {
   const Eigen::Index m = a.rows(), n = a.cols();
-  if (n == 0 || m < n) {
-    throw ShapeError(op, a.shape(), "needs an m x n matrix with m ≥ n ≥ 1 (thin QR)", where);
-  }
-  const Eigen::HouseholderQR<Matrix<T>> qr(a.value());
-  SavedQr<T> f{allocate_matrix(tape, m, n), allocate_matrix(tape, n, n)};
+  const Eigen::HouseholderQR<Matrix<T>> qr(a);
   f.q.map() = qr.householderQ() * Matrix<T>::Identity(m, n);
   f.r.map() = qr.matrixQR().topRows(n).template triangularView<Eigen::Upper>();
   const auto d = f.r.map().diagonal().cwiseAbs();
@@ -292,8 +319,8 @@ SavedQr<T> factor_qr(const char* op, Tape<T>& tape, const Var<T>& a, std::source
   if (!d.allFinite() || d.minCoeff() <= T(m) * std::numeric_limits<T>::epsilon() * d.maxCoeff() ||
       d.maxCoeff() == T(0)) {
     throw NumericError(
-        fmt::format("{}: the {} matrix is not of full column rank to working precision (at {})", op,
-                    to_string(a.shape()), to_string(where)));
+        fmt::format("{}: the {}x{} matrix is not of full column rank to working precision (at {})",
+                    op, m, n, to_string(where)));
   }
   for (Eigen::Index i = 0; i < n; ++i) {
     if (f.r.map()(i, i) < 0) {
@@ -301,7 +328,6 @@ SavedQr<T> factor_qr(const char* op, Tape<T>& tape, const Var<T>& a, std::source
       f.q.map().col(i) *= -1;
     }
   }
-  return f;
 }
 
 template <class T>
@@ -313,8 +339,12 @@ struct QrQ {
       .domain = "ShapeError unless m ≥ n; NumericError unless A has full column rank"};
   struct Saved {
     SavedQr<T> qr;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().qr.q.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_qr<T>(info.name, r.x(0), r.saved().qr, r.where());
+    r.y() = r.saved().qr.q.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedQr<T>& f = r.saved().qr;
     const auto q = f.q.map();
@@ -332,8 +362,12 @@ struct QrR {
                                .domain = "as qr_q"};
   struct Saved {
     SavedQr<T> qr;
+    bool factors;  // whether this node's value rule computes the factorisation
   };
-  static void value(const Rule<T, Saved>& r) { r.y() = r.saved().qr.r.map(); }
+  static void value(const Rule<T, Saved>& r) {
+    if (r.saved().factors) factor_qr<T>(info.name, r.x(0), r.saved().qr, r.where());
+    r.y() = r.saved().qr.r.map();
+  }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedQr<T>& f = r.saved().qr;
     const Matrix<T> m = f.r.map() * r.ybar().transpose();
@@ -343,83 +377,109 @@ struct QrR {
 
 }  // namespace
 
+// The shape checks of the factorisations that need them (eigh needs a square matrix).
+template <class T>
+void require_nonempty(const char* op, const Var<T>& a, std::source_location where) {
+  if (a.rows() == 0 || a.cols() == 0) {
+    throw ShapeError(op, a.shape(), "needs a matrix of at least 1x1", where);
+  }
+}
+
+template <class T>
+void require_tall(const char* op, const Var<T>& a, std::source_location where) {
+  if (a.cols() == 0 || a.rows() < a.cols()) {
+    throw ShapeError(op, a.shape(), "needs an m x n matrix with m ≥ n ≥ 1 (thin QR)", where);
+  }
+}
+
 template <class T>
 Var<T> eigh_values(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("eigh_values", where, a);
   require_square("eigh_values", a, where);
-  const SavedEigh<T> f = factor_eigh("eigh_values", tape, a, where);
-  return detail::record<EighValues<T>>(tape, "eigh_values", {a}, {a.rows(), 1}, where, {f});
+  return detail::record<EighValues<T>>(tape, "eigh_values", {a}, {a.rows(), 1}, where,
+                                       {allocate_eigh(tape, a.rows()), true});
 }
 
 template <class T>
 Var<T> eigh_vectors(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("eigh_vectors", where, a);
   require_square("eigh_vectors", a, where);
-  const SavedEigh<T> f = factor_eigh("eigh_vectors", tape, a, where);
-  return detail::record<EighVectors<T>>(tape, "eigh_vectors", {a}, a.shape(), where, {f});
+  return detail::record<EighVectors<T>>(tape, "eigh_vectors", {a}, a.shape(), where,
+                                        {allocate_eigh(tape, a.rows()), true});
 }
 
 template <class T>
 Eigh<T> eigh(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("eigh", where, a);
   require_square("eigh", a, where);
-  const SavedEigh<T> f = factor_eigh("eigh", tape, a, where);
+  const SavedEigh<T> f = allocate_eigh(tape, a.rows());
   const Var<T> values =
-      detail::record<EighValues<T>>(tape, "eigh_values", {a}, {a.rows(), 1}, where, {f});
-  return {values, detail::record<EighVectors<T>>(tape, "eigh_vectors", {a}, a.shape(), where, {f})};
+      detail::record<EighValues<T>>(tape, "eigh_values", {a}, {a.rows(), 1}, where, {f, true});
+  return {values,
+          detail::record<EighVectors<T>>(tape, "eigh_vectors", {a}, a.shape(), where, {f, false})};
 }
 
 template <class T>
 Var<T> singular_values(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("singular_values", where, a);
-  const SavedSvd<T> f = factor_svd("singular_values", tape, a, where);
-  return detail::record<SingularValues<T>>(tape, "singular_values", {a}, {f.s.rows, 1}, where, {f});
+  require_nonempty("singular_values", a, where);
+  const SavedSvd<T> f = allocate_svd(tape, a.rows(), a.cols());
+  return detail::record<SingularValues<T>>(tape, "singular_values", {a}, {f.s.rows, 1}, where,
+                                           {f, true});
 }
 
 template <class T>
 Var<T> svd_u(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("svd_u", where, a);
-  const SavedSvd<T> f = factor_svd("svd_u", tape, a, where);
-  return detail::record<SvdU<T>>(tape, "svd_u", {a}, {f.u.rows, f.u.cols}, where, {f});
+  require_nonempty("svd_u", a, where);
+  const SavedSvd<T> f = allocate_svd(tape, a.rows(), a.cols());
+  return detail::record<SvdU<T>>(tape, "svd_u", {a}, {f.u.rows, f.u.cols}, where, {f, true});
 }
 
 template <class T>
 Var<T> svd_v(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("svd_v", where, a);
-  const SavedSvd<T> f = factor_svd("svd_v", tape, a, where);
-  return detail::record<SvdV<T>>(tape, "svd_v", {a}, {f.v.rows, f.v.cols}, where, {f});
+  require_nonempty("svd_v", a, where);
+  const SavedSvd<T> f = allocate_svd(tape, a.rows(), a.cols());
+  return detail::record<SvdV<T>>(tape, "svd_v", {a}, {f.v.rows, f.v.cols}, where, {f, true});
 }
 
 template <class T>
 Svd<T> svd(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("svd", where, a);
-  const SavedSvd<T> f = factor_svd("svd", tape, a, where);
-  const Var<T> u = detail::record<SvdU<T>>(tape, "svd_u", {a}, {f.u.rows, f.u.cols}, where, {f});
-  const Var<T> s =
-      detail::record<SingularValues<T>>(tape, "singular_values", {a}, {f.s.rows, 1}, where, {f});
-  return {u, s, detail::record<SvdV<T>>(tape, "svd_v", {a}, {f.v.rows, f.v.cols}, where, {f})};
+  require_nonempty("svd", a, where);
+  const SavedSvd<T> f = allocate_svd(tape, a.rows(), a.cols());
+  const Var<T> u =
+      detail::record<SvdU<T>>(tape, "svd_u", {a}, {f.u.rows, f.u.cols}, where, {f, true});
+  const Var<T> s = detail::record<SingularValues<T>>(tape, "singular_values", {a}, {f.s.rows, 1},
+                                                     where, {f, false});
+  return {u, s,
+          detail::record<SvdV<T>>(tape, "svd_v", {a}, {f.v.rows, f.v.cols}, where, {f, false})};
 }
 
 template <class T>
 Var<T> qr_q(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("qr_q", where, a);
-  const SavedQr<T> f = factor_qr("qr_q", tape, a, where);
-  return detail::record<QrQ<T>>(tape, "qr_q", {a}, a.shape(), where, {f});
+  require_tall("qr_q", a, where);
+  return detail::record<QrQ<T>>(tape, "qr_q", {a}, a.shape(), where,
+                                {allocate_qr(tape, a.rows(), a.cols()), true});
 }
 
 template <class T>
 Var<T> qr_r(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("qr_r", where, a);
-  const SavedQr<T> f = factor_qr("qr_r", tape, a, where);
-  return detail::record<QrR<T>>(tape, "qr_r", {a}, {a.cols(), a.cols()}, where, {f});
+  require_tall("qr_r", a, where);
+  return detail::record<QrR<T>>(tape, "qr_r", {a}, {a.cols(), a.cols()}, where,
+                                {allocate_qr(tape, a.rows(), a.cols()), true});
 }
 
 template <class T>
 Qr<T> qr(const Var<T>& a, std::source_location where) {
   Tape<T>& tape = detail::tape_of("qr", where, a);
-  const SavedQr<T> f = factor_qr("qr", tape, a, where);
-  const Var<T> q = detail::record<QrQ<T>>(tape, "qr_q", {a}, a.shape(), where, {f});
-  return {q, detail::record<QrR<T>>(tape, "qr_r", {a}, {a.cols(), a.cols()}, where, {f})};
+  require_tall("qr", a, where);
+  const SavedQr<T> f = allocate_qr(tape, a.rows(), a.cols());
+  const Var<T> q = detail::record<QrQ<T>>(tape, "qr_q", {a}, a.shape(), where, {f, true});
+  return {q, detail::record<QrR<T>>(tape, "qr_r", {a}, {a.cols(), a.cols()}, where, {f, false})};
 }
 
 #define AD_DECOMPOSITIONS(T)                                            \
