@@ -17,6 +17,7 @@
 #include <random>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -702,6 +703,173 @@ BOOST_AUTO_TEST_CASE(a_steady_state_step_allocates_nothing_through_operator_new)
   const long before = ad_test::allocations.load();
   for (int i = 0; i < 20; ++i) step();
   BOOST_TEST(ad_test::allocations.load() - before == 0);
+}
+
+namespace {
+
+struct Interrupt : std::runtime_error {
+  Interrupt() : std::runtime_error("interrupted") {}
+};
+
+// Trains 3 epochs of 150 blobs in batches of 16 (10 steps an epoch) with AdamW on a cosine
+// schedule; with stop_at, the schedule throws at that step, as a crash would end the run.
+nn::History train_blobs(nn::Sequential<float>& model, nn::AdamW<float>& opt,
+                        const fs::path& checkpoint, bool resume, int stop_at = 0) {
+  std::mt19937_64 data_rng(1);
+  const nn::Dataset<double> d = blobs(3, 50, data_rng);
+  nn::Dataset<float> data;
+  data.x = d.x.cast<float>();
+  data.labels = d.labels;
+  int calls = 0;
+  const nn::Schedule cosine = nn::cosine_lr(0.01, 3);
+  const nn::Schedule schedule = [&](double epoch) {
+    // fit checks every step's rate first (30 calls), then calls it before each step.
+    if (stop_at > 0 && ++calls == 30 + stop_at) throw Interrupt();
+    return cosine(epoch);
+  };
+  return nn::fit<float>(model, nn::CrossEntropy{}, opt, data,
+                        {.epochs = 3,
+                         .batch_size = 16,
+                         .seed = 4,
+                         .schedule = schedule,
+                         .progress = nn::Progress::none,
+                         .checkpoint = checkpoint,
+                         .checkpoint_every = checkpoint.empty() ? 0 : 4,
+                         .resume = resume});
+}
+
+nn::Sequential<float> blob_model(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const std::vector<Index> sizes = {2, 8, 3};
+  return nn::mlp<float>(sizes, nn::Activation::relu, rng);
+}
+
+}  // namespace
+
+// Stopped at step 17 (the last checkpoint at step 16, mid-epoch 2) and resumed into a model
+// of other weights and an optimiser of another rate (its other options are configuration, as
+// in the first run): the same parameters and history as a run never stopped.
+BOOST_AUTO_TEST_CASE(a_run_resumed_from_its_checkpoint_ends_as_if_never_stopped) {
+  TempDir dir;
+  const fs::path checkpoint = dir.path / "run.ckpt";
+  auto whole = blob_model(3);
+  nn::AdamW<float> whole_opt(whole.parameters());
+  const nn::History expected = train_blobs(whole, whole_opt, {}, false);
+
+  auto stopped = blob_model(3);
+  nn::AdamW<float> stopped_opt(stopped.parameters());
+  BOOST_CHECK_THROW(train_blobs(stopped, stopped_opt, checkpoint, false, 17), Interrupt);
+  BOOST_TEST_REQUIRE(fs::exists(checkpoint));
+
+  auto resumed = blob_model(99);
+  nn::AdamW<float> resumed_opt(resumed.parameters(), {.lr = 0.5, .weight_decay = 1e-2});
+  const nn::History got = train_blobs(resumed, resumed_opt, checkpoint, true);
+  require_same_bits(resumed, whole);
+  BOOST_TEST_REQUIRE(got.epochs.size() == expected.epochs.size());
+  for (std::size_t e = 0; e < got.epochs.size(); ++e) {
+    BOOST_TEST(got.epochs[e].train_loss == expected.epochs[e].train_loss);
+    BOOST_TEST(got.epochs[e].train_accuracy == expected.epochs[e].train_accuracy);
+  }
+  // Without a checkpoint, resume starts afresh.
+  auto fresh = blob_model(3);
+  nn::AdamW<float> fresh_opt(fresh.parameters());
+  train_blobs(fresh, fresh_opt, dir.path / "none.ckpt", true);
+  require_same_bits(fresh, whole);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_run_or_corrupt_is_refused_and_changes_nothing) {
+  TempDir dir;
+  const fs::path checkpoint = dir.path / "run.ckpt";
+  auto model = blob_model(3);
+  nn::AdamW<float> opt(model.parameters());
+  BOOST_CHECK_THROW(train_blobs(model, opt, checkpoint, false, 5), Interrupt);
+
+  std::mt19937_64 data_rng(1);
+  const nn::Dataset<double> d = blobs(3, 50, data_rng);
+  nn::Dataset<float> data;
+  data.x = d.x.cast<float>();
+  data.labels = d.labels;
+  auto check_refused = [&](nn::Sequential<float>& m, nn::FitOptions<float> options,
+                           std::initializer_list<std::string> parts) {
+    const Eigen::MatrixXf before = m.parameters()[0]->value();
+    nn::AdamW<float> o(m.parameters());
+    try {
+      nn::fit<float>(m, nn::CrossEntropy{}, o, data, options);
+      BOOST_ERROR("no exception");
+    } catch (const nn::FileError& e) {
+      for (const auto& part : parts) {
+        BOOST_TEST(std::string(e.what()).find(part) != std::string::npos, e.what());
+      }
+    }
+    BOOST_TEST((m.parameters()[0]->value() == before));
+  };
+  const nn::FitOptions<float> same{.epochs = 3,
+                                   .batch_size = 16,
+                                   .seed = 4,
+                                   .progress = nn::Progress::none,
+                                   .checkpoint = checkpoint,
+                                   .resume = true};
+  auto other = blob_model(5);
+  auto options = same;
+  options.batch_size = 32;
+  check_refused(other, options, {"run.ckpt", "batch size 16", "batch size 32"});
+  options = same;
+  options.seed = 5;
+  check_refused(other, options, {"seed 4", "seed 5"});
+  std::mt19937_64 rng(1);
+  const std::vector<Index> wider = {2, 9, 3};
+  auto wide = nn::mlp<float>(wider, nn::Activation::relu, rng);
+  check_refused(wide, same, {"8x2", "9x2"});
+
+  std::vector<char> bytes(fs::file_size(checkpoint));
+  std::ifstream(checkpoint, std::ios::binary).read(bytes.data(), std::streamsize(bytes.size()));
+  bytes[200] = static_cast<char>(bytes[200] ^ 1);
+  std::ofstream(checkpoint, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  check_refused(other, same, {"corrupt", "checksum"});
+  std::ofstream(checkpoint, std::ios::binary).write(bytes.data(), 100);
+  check_refused(other, same, {"checksum"});
+  std::ofstream(checkpoint, std::ios::binary).write("ADNNMODL", 8);
+  check_refused(other, same, {"not a checkpoint"});
+}
+
+// What state() exposes is all an optimiser carries: a second optimiser given the first's
+// state (and parameters) takes the same next steps, bit for bit.
+BOOST_AUTO_TEST_CASE(an_optimiser_given_anothers_state_takes_the_same_steps) {
+  auto check = [](auto make) {
+    std::mt19937_64 rng(2);
+    ad::Parameter<double> p(Eigen::MatrixXd::Random(3, 2));
+    ad::Parameter<double> q(p.value());
+    auto first = make(nn::ParameterList<double>{&p});
+    auto second = make(nn::ParameterList<double>{&q});
+    std::normal_distribution<double> noise;
+    auto step = [&](auto& opt, ad::Parameter<double>& x, const Eigen::MatrixXd& g) {
+      x.grad() = g;
+      opt.step();
+    };
+    for (int i = 0; i < 3; ++i) {
+      const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(3, 2, [&] { return noise(rng); });
+      step(first, p, g);
+    }
+    q.value() = p.value();
+    auto from = first.state();
+    auto to = second.state();
+    BOOST_TEST_REQUIRE(from.arrays.size() == to.arrays.size());
+    BOOST_TEST_REQUIRE(!from.arrays.empty());
+    for (std::size_t i = 0; i < from.arrays.size(); ++i) {
+      std::copy(from.arrays[i].begin(), from.arrays[i].end(), to.arrays[i].begin());
+    }
+    for (std::size_t i = 0; i < from.counters.size(); ++i) *to.counters[i] = *from.counters[i];
+    for (int i = 0; i < 3; ++i) {
+      const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(3, 2, [&] { return noise(rng); });
+      step(first, p, g);
+      step(second, q, g);
+      BOOST_TEST((p.value() == q.value()));
+    }
+  };
+  check([](nn::ParameterList<double> ps) {
+    return nn::SGD<double>(std::move(ps), {.lr = 0.1, .momentum = 0.9});
+  });
+  check([](nn::ParameterList<double> ps) { return nn::Adam<double>(std::move(ps), {.lr = 0.1}); });
 }
 
 // fit evaluates one recorded step per batch size again for every batch (docs/replay.md); a

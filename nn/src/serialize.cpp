@@ -6,7 +6,6 @@
 #include "files.hpp"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -37,17 +36,6 @@ std::uint32_t get_u32(const unsigned char* in, std::size_t offset) {
   return v;
 }
 
-std::uint32_t checksum(const unsigned char* data, std::size_t size) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // crc32 takes at most 4 GiB at a time.
-  for (std::size_t done = 0; done < size;) {
-    const auto chunk = static_cast<uInt>(std::min<std::size_t>(size - done, 1u << 30));
-    crc = crc32(crc, data + done, chunk);
-    done += chunk;
-  }
-  return static_cast<std::uint32_t>(crc);
-}
-
 const char* scalar_name(std::uint32_t size) {
   return size == 4 ? "float32" : size == 8 ? "float64" : "an unknown scalar type";
 }
@@ -69,7 +57,7 @@ void save(Layer<T>& model, const std::filesystem::path& path) {
     const auto* data = reinterpret_cast<const unsigned char*>(p->value().data());
     bytes.insert(bytes.end(), data, data + static_cast<std::size_t>(p->size()) * sizeof(T));
   }
-  put(bytes, checksum(bytes.data(), bytes.size()));
+  put(bytes, detail::crc32_of(bytes));
   detail::write_atomically(path, bytes);
 }
 
@@ -139,7 +127,8 @@ void load(Layer<T>& model, const std::filesystem::path& path) {
   }
   const std::vector<unsigned char> bytes = in.read_all(size);
   const std::uint32_t stored = get_u32(bytes.data(), bytes.size() - kChecksum);
-  if (const std::uint32_t actual = checksum(bytes.data(), bytes.size() - kChecksum);
+  if (const std::uint32_t actual =
+          detail::crc32_of(std::span(bytes).first(bytes.size() - kChecksum));
       actual != stored) {
     throw FileError(path, fmt::format("is corrupt: its checksum is {:08x} but its contents give "
                                       "{:08x}",

@@ -163,6 +163,8 @@ template <class Op, class T>
 void adjoint_of(const Rule<T>& r) {
   Op::adjoint(Rule<T, SavedType<Op>>(r));
 }
+template <class Op, class T>
+inline constexpr OpRules<T> rules_of{&value_of<Op, T>, &adjoint_of<Op, T>};
 
 // Appends op Op's node and computes its value: every op, built in or custom, is recorded
 // here. If the value rule throws, or check_finite refuses the value, the node is removed
@@ -172,8 +174,7 @@ template <class Op, class T, class Inputs>
 [[gnu::always_inline]] inline Var<T> record_inputs(Tape<T>& tape, const char* name,
                                                    const Inputs& inputs, Shape shape,
                                                    std::source_location where, void* saved) {
-  Var<T> c = OpAccess<T>::append(tape, {name, shape, &value_of<Op, T>, &adjoint_of<Op, T>, saved},
-                                 inputs, where);
+  Var<T> c = OpAccess<T>::append(tape, {name, shape, &rules_of<Op, T>, saved}, inputs, where);
   try {
     Op::value(Rule<T, SavedType<Op>>(tape, c.index()));
     // By index: a reference to c would keep it in memory, and reading it back right after

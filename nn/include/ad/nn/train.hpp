@@ -17,6 +17,7 @@
 #include <ad/nn/data.hpp>
 #include <ad/nn/module.hpp>
 #include <ad/nn/optim.hpp>
+#include <ad/nn/replicas.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -103,6 +104,19 @@ struct FitOptions {
   Progress progress = Progress::automatic;
   std::vector<Callback> callbacks = {};
   std::FILE* out = stdout;
+  // Data parallelism: this process's replica in a group (replicas.hpp; ad::nn_mpi's
+  // nn::mpi::Replicas over MPI), or nullptr to train alone. batch_size is then the batch of
+  // the whole group, split between the replicas; the epoch's figures are the group's; only
+  // rank 0 prints. Parameters and optimiser state start as rank 0's.
+  Replicas<T>* replicas = nullptr;
+  // Every checkpoint_every steps (0: never) the model, the optimiser's state, the position
+  // in training (epoch, batch, step, the epoch's running sums) and the history so far are
+  // written to `checkpoint`, atomically (by rank 0 alone). With resume, a checkpoint found
+  // there is read first (by every rank) and training goes on from it, to the same
+  // parameters, bit for bit, as a run that was never stopped (with the same replicas).
+  std::filesystem::path checkpoint = {};
+  std::int64_t checkpoint_every = 0;
+  bool resume = false;
 };
 
 template <class T>
