@@ -23,6 +23,18 @@ std::span<const OpInfo> algebra_ops();
 std::span<const OpInfo> structure_ops();
 std::span<const OpInfo> softmax_ops();
 std::span<const OpInfo> losses_ops();
+std::span<const OpInfo> cholesky_ops();
+std::span<const OpInfo> decompositions_ops();
+std::span<const OpInfo> matrix_functions_ops();
+
+// ShapeError unless A is square and at least 1x1 (the factorising ops are undefined on
+// nothing).
+template <class T>
+void require_square(const char* op, const Var<T>& a, std::source_location where) {
+  if (a.rows() != a.cols() || a.rows() == 0) {
+    throw ShapeError(op, a.shape(), "needs a square matrix of at least 1x1", where);
+  }
+}
 
 // The shape of v, an input that tape_of has checked.
 template <class T>
