@@ -10,6 +10,10 @@ Inputs (files in the directory given as the argument):
   train_mlp.txt      examples/train_mlp's output: "seconds per epoch: ..."
   train_mlp.time     /usr/bin/time -v of that run: "Maximum resident set size (kbytes): ..."
   torch.txt          benchmarks/torch_compare.py's output: the "torch_best" lines
+  train_mlp_np2.txt  examples/train_mlp --distributed on 2 ranks (mpirun), same options
+  distributed_step_np1.txt, distributed_step_np2.txt
+                     benchmarks/distributed_step on 1 and 2 ranks: ms per step by reduction,
+                     the all-reduce's exposed time, MPI_Allreduce's time by size
 
 Each row: what is measured, the figure, what it is compared with, the ratio, the goal and
 whether it is met. A missing input makes its rows read "not measured" rather than fail.
@@ -136,6 +140,41 @@ def mlp_rows(table, steps, torch, backend):
                   r is not None and r <= 0.75, " ms")
 
 
+def parse_distributed(text):
+    """{'after_backward': {'step': ms, 'sweep': ms, 'exposed': ms}, 'overlapped': ...}."""
+    pattern = re.compile(r"distributed_step ranks \d+ (\w+): step ([\d.]+) ms, sweep ([\d.]+) ms, "
+                         r"reduction exposed ([\d.]+) ms")
+    return {m[1]: {"step": float(m[2]), "sweep": float(m[3]), "exposed": float(m[4])}
+            for m in pattern.finditer(text)}
+
+
+def distributed_rows(table, train, train_np2, steps_np1, steps_np2):
+    one, two = train["seconds"], train_np2["seconds"]
+    speedup = ratio(one, two)
+    table.add("Fashion-MNIST epoch, 2 ranks (global batch 128)", two,
+              one and f"{one:.4g} s one process", speedup, "throughput ≥ 1.7×",
+              speedup is not None and speedup >= 1.7, " s")
+    for name, seconds in (("1 rank", one), ("2 ranks", two)):
+        table.add(f"Fashion-MNIST samples/s, {name}", seconds and 60000 / seconds, "", None, "",
+                  None)
+    if train["accuracy"] is not None and train_np2["accuracy"] is not None:
+        table.add("test accuracy, 2 ranks", train_np2["accuracy"],
+                  f"{train['accuracy']:.4f} one process", None, "same within noise", None)
+    alone = steps_np1.get("after_backward", {}).get("step")
+    for reduction in ("after_backward", "overlapped"):
+        step = steps_np2.get(reduction, {}).get("step")
+        table.add(f"MLP step f32 at 2 ranks (batch 64 each), {reduction}", step,
+                  alone and f"{alone:.4g} ms one rank, batch 128", ratio(alone, step), "", None,
+                  " ms")
+    whole = steps_np2.get("after_backward", {}).get("exposed")
+    exposed = steps_np2.get("overlapped", {}).get("exposed")
+    table.add("all-reduce per step after backward (2 ranks)", whole, "", None, "", None, " ms")
+    hidden = None if whole is None or exposed is None else 1 - exposed / whole
+    table.add("all-reduce exposed when overlapped with the sweep", exposed,
+              whole and f"{whole:.4g} ms after backward", hidden, "fraction hidden",
+              None, " ms")
+
+
 def main():
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     steps = parse_mlp_step(read(directory, "mlp_step.txt"))
@@ -200,6 +239,10 @@ def main():
     table.add("Fashion-MNIST peak RSS vs PyTorch", train["rss"],
               torch_rss and f"{torch_rss[0]:.4g} MiB PyTorch", r, "≤ 1",
               r is not None and r <= 1, " MiB")
+    distributed_rows(table, train,
+                     parse_train(read(directory, "train_mlp_np2.txt"), ""),
+                     parse_distributed(read(directory, "distributed_step_np1.txt")),
+                     parse_distributed(read(directory, "distributed_step_np2.txt")))
     table.print()
 
     torch_accuracy = torch.get(("fashion_mnist", "f32", "test_accuracy"))

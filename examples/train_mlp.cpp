@@ -1,10 +1,16 @@
 // Trains a dense network on Fashion-MNIST (or any data set in the MNIST IDX layout) and
 // reports its test accuracy; saves the model, the training history and its curves.
+// The curves' validation figures come from a part of the training images held out before
+// training (--validation, 1/12 by default: 5000 of 60000, drawn with --seed); the test set
+// (t10k) is evaluated once, at the end.
 //
 //   train_mlp                              784-256-128-10 ReLU, Adam, cosine schedule
 //   train_mlp --hidden 512 --epochs 5 --optimizer sgd --lr 0.1 --momentum 0.9
+//   mpirun -np 2 train_mlp --distributed   data-parallel, one replica per process
+//   train_mlp --checkpoint-every 100       then, after a crash: train_mlp ... --resume
 //   train_mlp --help
 
+#include <ad/nn/mpi.hpp>
 #include <ad/nn/nn.hpp>
 
 #include <fmt/format.h>
@@ -39,10 +45,18 @@ struct Options {
   Eigen::Index batch_size = 128;
   std::uint64_t seed = 1;
   Eigen::Index limit = 0;
+  double validation = 1.0 / 12;
   std::filesystem::path out = "out";
   std::string model = "fashion_mlp.bin";
   std::string history = "history.csv";
   std::string plot = "curves.png";
+  std::string checkpoint = "checkpoint.bin";
+  std::int64_t checkpoint_every = 0;
+  bool resume = false;
+  bool distributed = false;
+  // Set by main: this process's replica when distributed.
+  nn::mpi::Replicas<float>* replicas = nullptr;
+  bool prints = true;  // rank 0, or the only process
 };
 
 std::unique_ptr<nn::Optimizer<float>> make_optimizer(const Options& o,
@@ -127,6 +141,12 @@ std::string join_sizes(const std::vector<Eigen::Index>& sizes) {
   return s;
 }
 
+// fmt::print on rank 0 (or alone) only.
+template <class... Args>
+void say(const Options& o, fmt::format_string<Args...> format, Args&&... args) {
+  if (o.prints) fmt::print(format, std::forward<Args>(args)...);
+}
+
 int run(const Options& o) {
   // Everything that can be checked before training is checked first, so that a run cannot
   // fail after its epochs (losing the model) for a reason known at its start.
@@ -136,7 +156,11 @@ int run(const Options& o) {
   if (plot_path.extension() != ".png" && plot_path.extension() != ".svg") {
     throw nn::FileError(plot_path, "the curves' file (--plot) must end in .png or .svg");
   }
-  for (const auto& path : {model_path, history_path, plot_path}) nn::check_writable(path);
+  const auto checkpoint_path = output_path(o, o.checkpoint);
+  if (o.prints) {
+    for (const auto& path : {model_path, history_path, plot_path}) nn::check_writable(path);
+    if (o.checkpoint_every > 0) nn::check_writable(checkpoint_path);
+  }
 
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
@@ -163,9 +187,24 @@ int run(const Options& o) {
     std::iota(first.begin(), first.end(), Eigen::Index{0});
     train = train.subset(first);
   }
-  fmt::print("data: {} training and {} test images of {} pixels from {} ({:.1f} s)\n", train.size(),
-             test.size(), train.features(), o.data.string(),
-             std::chrono::duration<double>(Clock::now() - start).count());
+  // Held out before training: the model never trains on it, and nothing is chosen on the
+  // test set. With --validation 0 the training set is used as loaded.
+  nn::Dataset<float> validation;
+  if (o.validation > 0) {
+    auto [fitted, held_out] = train.split(o.validation, o.seed);
+    if (fitted.size() == 0) {
+      throw std::invalid_argument(
+          fmt::format("--validation {:g} of {} training images leaves none to train on",
+                      o.validation, train.size()));
+    }
+    train = std::move(fitted);
+    validation = std::move(held_out);
+  }
+  say(o,
+      "data: {} training, {} validation (held out from the training set) and {} test images of "
+      "{} pixels from {} ({:.1f} s)\n",
+      train.size(), validation.size(), test.size(), train.features(), o.data.string(),
+      std::chrono::duration<double>(Clock::now() - start).count());
 
   std::vector<Eigen::Index> sizes = {train.features()};
   sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
@@ -179,35 +218,40 @@ int run(const Options& o) {
   std::mt19937_64 rng(o.seed);
   nn::Sequential<float> model =
       nn::mlp<float>(sizes, nn::parse_activation(o.activation), rng, nn::parse_init(o.init));
-  fmt::print("\n{}\n", model.summary());
+  say(o, "\n{}\n", model.summary());
   auto optimizer = make_optimizer(o, model.parameters());
-  fmt::print("{}, lr {:g} ({} schedule), weight decay {:g}, batch {}, {} epochs, seed {}\n\n",
-             o.optimizer, o.lr, o.schedule, o.weight_decay, o.batch_size, o.epochs, o.seed);
+  say(o, "{}, lr {:g} ({} schedule), weight decay {:g}, batch {}, {} epochs, seed {}\n\n",
+      o.optimizer, o.lr, o.schedule, o.weight_decay, o.batch_size, o.epochs, o.seed);
 
   nn::FitOptions<float> fit{.epochs = o.epochs,
                             .batch_size = o.batch_size,
                             .seed = o.seed,
-                            .validation = &test,
-                            .schedule = make_schedule(o)};
-  const nn::History history = nn::fit<float>(model, nn::CrossEntropy{}, *optimizer, train, fit);
+                            .validation = validation.size() > 0 ? &validation : nullptr,
+                            .schedule = make_schedule(o),
+                            .replicas = o.replicas,
+                            .checkpoint = checkpoint_path,
+                            .checkpoint_every = o.checkpoint_every,
+                            .resume = o.resume};
+  const nn::History history = nn::fit(model, nn::CrossEntropy{}, *optimizer, train, fit);
 
   double seconds = 0;
   for (const auto& e : history.epochs) seconds += e.seconds;
   if (!history.epochs.empty()) {
-    fmt::print("\nseconds per epoch: {:.2f} (mean of {})\n",
-               seconds / static_cast<double>(history.epochs.size()), history.epochs.size());
+    say(o, "\nseconds per epoch: {:.2f} (mean of {})\n",
+        seconds / static_cast<double>(history.epochs.size()), history.epochs.size());
   }
-  const nn::Evaluation result = nn::evaluate<float>(model, nn::CrossEntropy{}, test);
-  fmt::print("test loss: {:.4f}\n", result.loss);
-  fmt::print("test accuracy: {:.4f}\n", result.accuracy);
+  if (!o.prints) return 0;  // rank 0 evaluates and writes for the group
+  const nn::Evaluation result = nn::evaluate(model, nn::CrossEntropy{}, test);
+  say(o, "test loss: {:.4f}\n", result.loss);
+  say(o, "test accuracy: {:.4f}\n", result.accuracy);
 
   nn::save(model, model_path);
   history.write_csv(history_path);
-  fmt::print("\nsaved the model to {}\nsaved the history to {}\n", model_path.string(),
-             history_path.string());
+  say(o, "\nsaved the model to {}\nsaved the history to {}\n", model_path.string(),
+      history_path.string());
   try {
     nn::plot_history(history, plot_path);
-    fmt::print("saved the curves to {}\n", plot_path.string());
+    say(o, "saved the curves to {}\n", plot_path.string());
   } catch (const nn::FileError& e) {
     fmt::print(stderr, "warning: {}\n", e.what());
   }
@@ -260,6 +304,11 @@ int main(int argc, char** argv) {
   app.add_option("--limit", o.limit, "train on the first N images only (0: all)")
       ->check(integer_in(0, std::numeric_limits<std::int32_t>::max()))
       ->capture_default_str();
+  app.add_option("--validation", o.validation,
+                 "fraction of the training images held out for the validation curves, drawn "
+                 "with --seed (0: none)")
+      ->check(real_in(0, 0.5, false, false))
+      ->capture_default_str();
   app.add_option("--out", o.out, "output directory")->capture_default_str();
   app.add_option("--model", o.model, "model file (in --out unless it has a directory)")
       ->capture_default_str();
@@ -267,11 +316,36 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--plot", o.plot, "curves, .png or .svg (in --out unless it has a directory)")
       ->capture_default_str();
+  app.add_option("--checkpoint", o.checkpoint,
+                 "checkpoint file (in --out unless it has a directory)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "write a checkpoint every N steps (0: never)")
+      ->check(integer_in(0, std::numeric_limits<std::int32_t>::max()))
+      ->capture_default_str();
+  app.add_flag("--resume", o.resume,
+               "go on from the checkpoint if there is one (same options, same process count)");
+  app.add_flag("--distributed", o.distributed,
+               "data-parallel over MPI: run under mpirun, one replica per process; "
+               "--batch-size is the whole group's batch; rank 0 prints and writes");
   CLI11_PARSE(app, argc, argv);
+  if (!o.distributed) {
+    try {
+      return run(o);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "train_mlp: {}\n", e.what());
+      return 1;
+    }
+  }
+  nn::mpi::Environment mpi(argc, argv);
   try {
+    nn::mpi::Replicas<float> replicas;
+    o.replicas = &replicas;
+    o.prints = mpi.rank() == 0;
+    if (o.prints) fmt::print("distributed: {} processes (MPI ranks)\n", mpi.size());
     return run(o);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "train_mlp: {}\n", e.what());
-    return 1;
+    // The other ranks may be waiting for this one in a collective: end them all.
+    mpi.abort("train_mlp", e);
   }
 }

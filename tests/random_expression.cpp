@@ -64,6 +64,21 @@ enum Kind {
   kSparseSoftmaxCrossEntropy,
   kBinaryCrossEntropy,
   kMse,
+  kCholesky,
+  kTriangularSolve,
+  kCholeskySolve,
+  kLogdetSpd,
+  kEighValues,
+  kEighVectors,
+  kSingularValues,
+  kSvdU,
+  kSvdV,
+  kQrQ,
+  kQrR,
+  kMatrixExp,
+  kLogSumExp,
+  kLogSumExpAxis,
+  kKron,
   kKinds
 };
 
@@ -183,6 +198,37 @@ V apply(const Step& s, const std::vector<V>& nodes, Tape<double>& tape) {
       return binary_cross_entropy_with_logits(in(0), in(1));
     case kMse:
       return mse(in(0), in(1));
+    case kCholesky:
+      return cholesky(in(0));
+    case kTriangularSolve:
+      return triangular_solve(in(0), in(1), s.sizes[0] == 0 ? Triangle::lower : Triangle::upper,
+                              s.sizes[1] == 0 ? Transposed::no : Transposed::yes);
+    case kCholeskySolve:
+      return cholesky_solve(in(0), in(1));
+    case kLogdetSpd:
+      return logdet_spd(in(0));
+    case kEighValues:
+      return eigh_values(in(0));
+    case kEighVectors:
+      return eigh_vectors(in(0));
+    case kSingularValues:
+      return singular_values(in(0));
+    case kSvdU:
+      return svd_u(in(0));
+    case kSvdV:
+      return svd_v(in(0));
+    case kQrQ:
+      return qr_q(in(0));
+    case kQrR:
+      return qr_r(in(0));
+    case kMatrixExp:
+      return matrix_exp(in(0));
+    case kLogSumExp:
+      return log_sum_exp(in(0));
+    case kLogSumExpAxis:
+      return log_sum_exp(in(0), axis_of(s));
+    case kKron:
+      return kron(in(0), in(1));
     case kKinds:
       break;
   }
@@ -310,6 +356,22 @@ class Builder {
     const int g = emit(kAffine, {emit(kMatmul, {w, emit(kTranspose, {w})})}, {}, 1.0 / double(k),
                        Mat::Zero(1, 1));
     return emit(kAdd, {g, emit(kConstant, {}, {}, 0, Mat::Identity(n, n))});
+  }
+
+  // 0.1 tanh(X) + D for X made from node i and a constant D: inside D's domain whatever X
+  // is, as every element of the first term lies in (−0.1, 0.1).
+  int near(int i, const Mat& d, double scale = 0.1) {
+    const int x =
+        emit(kAffine, {emit(kTanh, {fit(i, {d.rows(), d.cols()})})}, {}, scale, Mat::Zero(1, 1));
+    return emit(kAdd, {x, emit(kConstant, {}, {}, 0, d)});
+  }
+
+  // Ramp(m, n): the m x n matrix with k, k − 1, …, 1 on its diagonal (k = min(m, n)).
+  static Mat ramp(Eigen::Index rows, Eigen::Index cols) {
+    Mat d = Mat::Zero(rows, cols);
+    const Eigen::Index k = std::min(rows, cols);
+    for (Eigen::Index i = 0; i < k; ++i) d(i, i) = double(k - i);
+    return d;
   }
 
   void build(Kind kind) {
@@ -445,6 +507,54 @@ class Builder {
         return;
       case kMse:
         emit(kind, {a, coin(0.2) ? a : fit(pick(), s)});
+        return;
+      // SPD inputs: W Wᵀ / k + I.
+      case kCholesky:
+      case kLogdetSpd:
+        emit(kind, {regular(a, dim())});
+        return;
+      case kCholeskySolve: {
+        const Eigen::Index n = dim();
+        emit(kind, {emit(kCholesky, {regular(a, n)}), fit(pick(), {n, dim()})});
+        return;
+      }
+      // A triangle with a diagonal in (1.9, 2.1): well conditioned.
+      case kTriangularSolve: {
+        const Eigen::Index n = dim();
+        emit(kind, {near(a, 2 * Mat::Identity(n, n)), fit(pick(), {n, dim()})},
+             {uniform(0, 1), uniform(0, 1)});
+        return;
+      }
+      // Eigenvalues and singular values near n, n − 1, …, 1: gaps above 0.4 for n ≤ 3, and
+      // vectors near the unit vectors (clear of the sign rule's ties).
+      case kEighValues:
+      case kEighVectors: {
+        const Eigen::Index n = dim();
+        emit(kind, {near(a, ramp(n, n))});
+        return;
+      }
+      case kSingularValues:
+      case kSvdU:
+      case kSvdV:
+        emit(kind, {near(a, ramp(dim(), dim()))});
+        return;
+      // Full column rank: m ≥ n, 2 I plus elements below 0.3.
+      case kQrQ:
+      case kQrR: {
+        const Eigen::Index n = dim();
+        emit(kind, {near(a, 2 * Mat::Identity(n + uniform(0, 1), n), 0.3)});
+        return;
+      }
+      case kMatrixExp: {
+        const Eigen::Index n = dim();
+        emit(kind, {emit(kTanh, {fit(a, {n, n})})});
+        return;
+      }
+      case kLogSumExpAxis:
+        emit(kind, {a}, {uniform(0, 1)});
+        return;
+      case kKron:
+        emit(kind, {fit(a, {dim(), dim()}), fit(pick(), {dim(), dim()})});
         return;
       default:
         emit(kind, {a});

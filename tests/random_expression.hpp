@@ -2,8 +2,10 @@
 // Random, well-shaped expression graphs over every op, for testing adjoint rules in
 // combination: random depth and shapes (1x1, vectors, non-square), inputs kept inside each
 // op's domain (positive arguments for log, sqrt and fractional powers; well-conditioned
-// matrices for inverse, solve and logdet), shared subexpressions (any earlier node may
-// feed a new op) and the same node twice in one op (A A, hadamard(x, x), x / x).
+// matrices for inverse, solve and logdet; symmetric positive-definite ones for cholesky;
+// separated eigenvalues and singular values for eigh and svd; full column rank for qr), shared
+// subexpressions (any earlier node may feed a new op) and the same node twice in one op (A A,
+// hadamard(x, x), x / x).
 //
 // A graph is a list of steps, replayed on whatever tape the inputs are on, so that the
 // same graph can be recorded again at perturbed inputs by a gradient check.

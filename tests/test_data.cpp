@@ -14,9 +14,11 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "temp_dir.hpp"
@@ -389,4 +391,78 @@ BOOST_AUTO_TEST_CASE(mnist_files_name_the_split_files) {
   BOOST_TEST(files.images == dir.path / "train-images-idx3-ubyte.gz");
   BOOST_TEST(files.labels == dir.path / "train-labels-idx1-ubyte");
   BOOST_CHECK_THROW(nn::mnist_files(dir.path, "t10k"), nn::FileError);
+}
+
+BOOST_AUTO_TEST_CASE(shards_split_n_into_near_equal_consecutive_parts) {
+  // 10 items in 3 parts: 4, 3, 3 (the first n % count parts one larger), back to back.
+  const std::vector<std::pair<Eigen::Index, Eigen::Index>> expected = {{0, 4}, {4, 3}, {7, 3}};
+  for (int k = 0; k < 3; ++k) {
+    const nn::Shard s = nn::shard_of(10, k, 3);
+    BOOST_TEST(s.first == expected[static_cast<std::size_t>(k)].first);
+    BOOST_TEST(s.size == expected[static_cast<std::size_t>(k)].second);
+  }
+  BOOST_TEST(nn::shard_of(1, 2, 3).size == 0);  // fewer items than parts: empty parts
+  BOOST_TEST(nn::shard_of(1, 2, 3).first == 1);
+  BOOST_CHECK_THROW(nn::shard_of(5, 3, 3), ad::Error);
+  BOOST_CHECK_THROW(nn::shard_of(5, 0, 0), ad::Error);
+}
+
+// Batchers with shards 0..2 of 3 give, batch by batch, the parts of the batch that one
+// batcher without a shard gives, in order; the last batch (1 sample) leaves two parts empty.
+BOOST_AUTO_TEST_CASE(sharded_batchers_split_each_batch_of_one_unsharded_batcher) {
+  nn::Dataset<float> d;
+  d.x.resize(1, 9);
+  for (int j = 0; j < 9; ++j) {
+    d.x(0, j) = static_cast<float>(j);
+    d.labels.push_back(j);
+  }
+  for (bool shuffle : {false, true}) {
+    nn::Batcher<float> whole(d, 4, shuffle, 5);
+    std::vector<std::unique_ptr<nn::Batcher<float>>> parts;
+    for (int k = 0; k < 3; ++k) {
+      parts.push_back(std::make_unique<nn::Batcher<float>>(d, 4, shuffle, 5, k, 3));
+    }
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      whole.start_epoch();
+      for (auto& p : parts) p->start_epoch();
+      nn::Batch<float> b;
+      std::vector<Eigen::Index> part_sizes;
+      while (whole.next(b)) {
+        std::vector<int> joined;
+        for (auto& p : parts) {
+          nn::Batch<float> part;
+          BOOST_TEST_REQUIRE(p->next(part));
+          part_sizes.push_back(part.size());
+          for (Eigen::Index k = 0; k < part.size(); ++k) {
+            BOOST_TEST(part.x()(0, k) == static_cast<float>(part.labels()[std::size_t(k)]));
+            joined.push_back(part.labels()[static_cast<std::size_t>(k)]);
+          }
+        }
+        BOOST_TEST(joined == std::vector<int>(b.labels().begin(), b.labels().end()),
+                   boost::test_tools::per_element());
+      }
+      for (auto& p : parts) BOOST_TEST(!p->next(b));
+      BOOST_TEST(part_sizes == (std::vector<Eigen::Index>{2, 1, 1, 2, 1, 1, 1, 0, 0}),
+                 boost::test_tools::per_element());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(skip_passes_over_batches_as_next_would) {
+  nn::Dataset<float> d;
+  d.x.resize(1, 10);
+  for (int j = 0; j < 10; ++j) d.x(0, j) = static_cast<float>(j);
+  nn::Batcher<float> a(d, 3, true, 8);
+  nn::Batcher<float> b(d, 3, true, 8);
+  a.start_epoch();
+  b.start_epoch();
+  nn::Batch<float> x, y;
+  a.next(x);
+  a.next(x);
+  b.skip(2);
+  while (a.next(x)) {
+    BOOST_TEST_REQUIRE(b.next(y));
+    BOOST_TEST((x.x() == y.x()));
+  }
+  BOOST_TEST(!b.next(y));
 }

@@ -225,12 +225,20 @@ BOOST_AUTO_TEST_CASE(every_op_derivation_evaluates_to_the_tapes_gradient) {
 
 BOOST_AUTO_TEST_CASE(every_random_graph_derivation_evaluates_to_the_tapes_gradient) {
   int mismatches = 0;
+  std::set<std::string> ops;
   for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
     const auto e = ad::testing::random_expression(seed);
     ad::Tape<double> tape;
     std::vector<ad::Var<double>> x;
     for (const Mat& m : e.inputs) x.push_back(tape.variable(m));
     const ad::Var<double> y = e(x);
+    std::vector<ad::Var<double>> todo{y};
+    while (!todo.empty()) {
+      const ad::Var<double> v = todo.back();
+      todo.pop_back();
+      ops.emplace(v.op());
+      for (int k = 0; k < v.arity(); ++k) todo.push_back(v.input(k));
+    }
     std::mt19937_64 rng(seed);
     const Mat s = ad::random_uniform<double>(y.rows(), y.cols(), rng, -1, 1);
     tape.backward(y, s);
@@ -247,6 +255,9 @@ BOOST_AUTO_TEST_CASE(every_random_graph_derivation_evaluates_to_the_tapes_gradie
     }
   }
   BOOST_TEST(mismatches == 0);
+  // The generator reaches every op of the table, the linear-algebra ones included.
+  for (const ad::OpInfo& op : ad::op_table())
+    BOOST_TEST(ops.count(std::string(op.name)) == 1, op.name);
 }
 
 BOOST_AUTO_TEST_CASE(dot_shows_the_nodes_that_lead_to_the_output_with_names_and_shapes) {

@@ -5,6 +5,7 @@
 #include <ad/nn/nn.hpp>
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -14,9 +15,11 @@
 #include <limits>
 #include <memory>
 #include <numbers>
+#include <optional>
 #include <random>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -490,8 +493,14 @@ BOOST_AUTO_TEST_CASE(load_rejects_truncated_corrupt_and_mismatched_files) {
   magic[0] = 'X';
   expect_error(write("magic.bin", magic), model, "not a model file");
   std::vector<char> huge = bytes;
-  huge[16] = huge[17] = huge[18] = '\xff';  // a parameter count the file cannot hold
-  expect_error(write("huge.bin", huge), model, "parameters");
+  huge[16] = huge[17] = huge[18] = '\xff';  // an architecture the file cannot hold
+  expect_error(write("huge.bin", huge), model, "claims an architecture");
+  // P follows the architecture: 20 + A.
+  std::uint32_t architecture = 0;
+  std::memcpy(&architecture, bytes.data() + 16, 4);
+  std::vector<char> many = bytes;
+  many[20 + architecture + 2] = '\xff';  // a parameter count the file cannot hold
+  expect_error(write("many.bin", many), model, "parameters, more than");
   expect_error(dir.path / "missing.bin", model, "no such file");
   // Nothing above touched the model.
   BOOST_TEST(std::equal(before.begin(), before.end(), model.parameters()[0]->value().data()));
@@ -506,6 +515,234 @@ BOOST_AUTO_TEST_CASE(load_rejects_truncated_corrupt_and_mismatched_files) {
   BOOST_CHECK_EXCEPTION(nn::load(single, good), nn::FileError, [](const nn::FileError& e) {
     return std::string(e.what()).find("float64") != std::string::npos;
   });
+}
+
+namespace {
+
+// A model file laid out by hand from the format in ad/nn/serialize.hpp, with its CRC-32:
+// version 2 with the given architecture words (std::nullopt: version 1), the parameter
+// shapes, and each parameter's elements (all `value`).
+std::vector<char> model_file(std::optional<std::vector<std::uint32_t>> architecture,
+                             const std::vector<std::pair<std::uint32_t, std::uint32_t>>& shapes,
+                             double value = 0.5) {
+  std::vector<char> out = {'A', 'D', 'N', 'N', 'M', 'O', 'D', 'L'};
+  auto u32 = [&](std::uint32_t v) {
+    for (int k = 0; k < 4; ++k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+  };
+  u32(architecture ? 2 : 1);
+  u32(8);
+  if (architecture) {
+    u32(static_cast<std::uint32_t>(4 * architecture->size()));
+    for (const std::uint32_t word : *architecture) u32(word);
+  }
+  u32(static_cast<std::uint32_t>(shapes.size()));
+  for (const auto& [rows, cols] : shapes) {
+    u32(rows);
+    u32(cols);
+  }
+  for (const auto& [rows, cols] : shapes) {
+    for (std::uint32_t i = 0; i < rows * cols; ++i) {
+      char bytes[8];
+      std::memcpy(bytes, &value, 8);
+      out.insert(out.end(), bytes, bytes + 8);
+    }
+  }
+  u32(static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(out.size()))));
+  return out;
+}
+
+fs::path write_file(const fs::path& path, const std::vector<char>& content) {
+  std::ofstream(path, std::ios::binary)
+      .write(content.data(), static_cast<std::streamsize>(content.size()));
+  return path;
+}
+
+// The layer kinds of the format.
+constexpr std::uint32_t kDense = 1, kReLU = 2, kTanh = 3, kSigmoid = 4, kSequential = 6;
+
+// A layer of one's own, of a kind the format does not describe.
+class Doubling final : public nn::Layer<double> {
+ public:
+  ad::Var<double> forward(const ad::Var<double>& x) override { return x + x; }
+  std::string describe() const override { return "Doubling"; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(load_model_rebuilds_the_saved_architecture) {
+  TempDir dir;
+  std::mt19937_64 rng(21);
+  nn::Sequential<double> saved;
+  saved.add(nn::Dense<double>(3, 5, rng));
+  saved.add(nn::Tanh<double>());
+  nn::Sequential<double> inner;
+  inner.add(nn::Dense<double>(5, 4, rng));
+  inner.add(nn::Sigmoid<double>());
+  inner.add(nn::Identity<double>());
+  saved.add(std::move(inner));
+  saved.add(nn::Dense<double>(4, 2, rng));
+  saved.add(nn::ReLU<double>());
+  const fs::path file = dir.path / "model.bin";
+  nn::save(saved, file);
+
+  nn::Sequential<double> loaded = nn::load_model<double>(file);
+  BOOST_TEST(loaded.describe() ==
+             "Sequential(Dense(3 -> 5), Tanh, Sequential(Dense(5 -> 4), "
+             "Sigmoid, Identity), Dense(4 -> 2), ReLU)");
+  BOOST_TEST(loaded.describe() == saved.describe());
+  require_same_bits(saved, loaded);
+  const ad::Matrix<double> x = ad::random_normal<double>(3, 6, rng);
+  BOOST_TEST((nn::predict(saved, x) == nn::predict(loaded, x)));
+
+  // A model that is a single layer comes back as the only layer of a Sequential.
+  nn::Dense<double> single(2, 3, rng);
+  nn::save(single, file);
+  nn::Sequential<double> one = nn::load_model<double>(file);
+  BOOST_TEST(one.describe() == "Sequential(Dense(2 -> 3))");
+  BOOST_TEST((one.parameters()[0]->value() == single.weight().value()));
+  BOOST_CHECK_EXCEPTION(nn::load_model<float>(file), nn::FileError, [](const nn::FileError& e) {
+    return std::string(e.what()).find("holds float64 values but the model is float32") !=
+           std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(files_of_format_version_1_still_load) {
+  TempDir dir;
+  // Written by the code before version 2 (tests/data/README.md): a 3-4-2 tanh network in
+  // double whose k-th parameter (from 1) holds k + 0.5 i − 0.25 j at row i, column j.
+  const fs::path fixture = fs::path(AD_TEST_DATA_DIR) / "model_v1_3-4-2_tanh_double.bin";
+  std::mt19937_64 rng(1);
+  const std::vector<Index> sizes = {3, 4, 2};
+  nn::Sequential<double> model = nn::mlp<double>(sizes, nn::Activation::tanh, rng);
+  nn::load(model, fixture);
+  int k = 0;
+  for (ad::Parameter<double>* p : model.parameters()) {
+    ++k;
+    for (Index j = 0; j < p->cols(); ++j) {
+      for (Index i = 0; i < p->rows(); ++i) {
+        BOOST_TEST(p->value()(i, j) ==
+                   k + 0.5 * static_cast<double>(i) - 0.25 * static_cast<double>(j));
+      }
+    }
+  }
+  BOOST_CHECK_EXCEPTION(nn::load_model<double>(fixture), nn::FileError, [](const nn::FileError& e) {
+    return std::string(e.what()).find(
+               "format version 1, which records no "
+               "architecture") != std::string::npos;
+  });
+  // The same layout written here from the format's description.
+  const fs::path by_hand =
+      write_file(dir.path / "v1.bin", model_file(std::nullopt, {{4, 3}, {4, 1}, {2, 4}, {2, 1}}));
+  nn::load(model, by_hand);
+  for (ad::Parameter<double>* p : model.parameters()) BOOST_TEST((p->value().array() == 0.5).all());
+}
+
+BOOST_AUTO_TEST_CASE(a_model_with_layers_of_its_own_saves_its_parameters_only) {
+  TempDir dir;
+  std::mt19937_64 rng(22);
+  nn::Sequential<double> model;
+  model.add(nn::Dense<double>(2, 2, rng));
+  model.add(Doubling());
+  const fs::path file = dir.path / "own.bin";
+  nn::save(model, file);
+  nn::Sequential<double> copy;
+  copy.add(nn::Dense<double>(2, 2, rng));
+  copy.add(Doubling());
+  nn::load(copy, file);
+  require_same_bits(model, copy);
+  BOOST_CHECK_EXCEPTION(nn::load_model<double>(file), nn::FileError, [](const nn::FileError& e) {
+    return std::string(e.what()).find("records no architecture") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_architecture_is_refused_with_its_offset) {
+  TempDir dir;
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> dense_3_4 = {{4, 3}, {4, 1}};
+  auto expect = [&](const std::string& name, const std::vector<char>& content,
+                    const std::string& words) {
+    const fs::path p = write_file(dir.path / name, content);
+    try {
+      nn::load_model<double>(p);
+      BOOST_ERROR("no error loading " << name);
+    } catch (const nn::FileError& e) {
+      const std::string what = e.what();
+      BOOST_TEST(what.find(name) != std::string::npos, what);
+      BOOST_TEST(what.find(words) != std::string::npos, what);
+    }
+  };
+  // The architecture starts at byte 20; each word is 4 bytes.
+  expect("kind.bin", model_file(std::vector<std::uint32_t>{9}, {}),
+         "unknown layer kind 9 (at byte offset 20)");
+  expect("short.bin", model_file(std::vector<std::uint32_t>{kDense, 3}, {}),
+         "the architecture ends inside a dense layer's output size (at byte offset 28)");
+  expect("count.bin", model_file(std::vector<std::uint32_t>{kSequential, 1000, kReLU}, {}),
+         "a Sequential claims 1000 layers, more than the 4 bytes left of the architecture can "
+         "describe (at byte offset 20)");
+  std::vector<std::uint32_t> deep;
+  for (int i = 0; i < 33; ++i) deep.insert(deep.end(), {kSequential, 1});
+  deep.push_back(kTanh);
+  expect("deep.bin", model_file(deep, {}),
+         "Sequential layers nest more than 32 deep (at byte offset 276)");
+  expect("trailing.bin", model_file(std::vector<std::uint32_t>{kReLU, kReLU}, {}),
+         "the architecture has bytes after its last layer (at byte offset 24)");
+  expect("empty_dense.bin", model_file(std::vector<std::uint32_t>{kDense, 0, 4}, {{4, 0}, {4, 1}}),
+         "a dense layer has 0 inputs and 4 outputs");
+  expect(
+      "chain.bin",
+      model_file(std::vector<std::uint32_t>{kSequential, 3, kDense, 3, 4, kSigmoid, kDense, 5, 2},
+                 {{4, 3}, {4, 1}, {2, 5}, {2, 1}}),
+      "a Dense(5 -> 2) follows layers that give 4 features");
+  expect("shapes.bin", model_file(std::vector<std::uint32_t>{kDense, 3, 4}, {{4, 3}}),
+         "its architecture has 2 parameters of other shapes than the 1 it stores");
+  std::vector<char> huge = model_file(std::vector<std::uint32_t>{kDense, 3, 4}, dense_3_4);
+  huge[18] = '\x7f';  // A: more bytes than the file has
+  expect("huge.bin", huge, "claims an architecture of");
+  // 27 bytes: the header and 7 more, too few for P and the checksum whatever A says (the
+  // fuzzer's find: the room left was computed as a negative number, wrapped to a huge one).
+  std::vector<char> short_file(huge.begin(), huge.begin() + 16);
+  for (const char c :
+       {'\0', '\0', '\x8f', '\x9a', '\x6c', '\x5f', '\x0c', '\x7f', '\0', '\0', '\0'}) {
+    short_file.push_back(c);
+  }
+  expect("short_file.bin", short_file,
+         "claims an architecture of 2593062912 bytes, more than its 27 bytes can hold");
+  // And the well-formed one loads.
+  const fs::path good = write_file(dir.path / "good.bin",
+                                   model_file(std::vector<std::uint32_t>{kDense, 3, 4}, dense_3_4));
+  BOOST_TEST(nn::load_model<double>(good).describe() == "Sequential(Dense(3 -> 4))");
+}
+
+BOOST_AUTO_TEST_CASE(fit_deduces_the_scalar_type_and_records_each_epochs_rate) {
+  std::mt19937_64 rng(23);
+  nn::Dataset<double> data = blobs(2, 8, rng);
+  const std::vector<Index> sizes = {2, 4, 2};
+  nn::Sequential<double> model = nn::mlp<double>(sizes, nn::Activation::tanh, rng);
+  nn::SGD<double> optimizer(model.parameters(), {.lr = 0.1});
+  // No <double>: T comes from the model, optimiser and data; the loss is any callable.
+  const nn::History h = nn::fit(model, nn::CrossEntropy{}, optimizer, data,
+                                {.epochs = 3,
+                                 .batch_size = 4,
+                                 .schedule = nn::cosine_lr(0.1, 3),
+                                 .progress = nn::Progress::none});
+  // The cosine schedule's rate at the start of epoch e (from 1): 0.1 (1 + cos(π (e − 1) / 3)) / 2,
+  // 0.1, 0.075, 0.025; not the rate after the epoch's last step (0.0017 in the third).
+  const double expected[] = {0.1, 0.075, 0.025};
+  BOOST_REQUIRE_EQUAL(h.epochs.size(), 3u);
+  for (std::size_t e = 0; e < 3; ++e) {
+    BOOST_TEST(h.epochs[e].learning_rate == expected[e], boost::test_tools::tolerance(1e-15));
+  }
+  // A lambda as the loss: the outputs' column sums against the labels (a row of numbers).
+  auto squared = [](const ad::Var<double>& out, const ad::Var<double>& labels) {
+    return ad::mse(sum(out, ad::Axis::rows), labels);
+  };
+  const nn::History constant =
+      nn::fit(model, squared, optimizer, data, {.epochs = 1, .progress = nn::Progress::none});
+  BOOST_TEST(constant.epochs[0].learning_rate == optimizer.learning_rate());
+  // Spelling the type still compiles.
+  nn::fit<double>(model, nn::CrossEntropy{}, optimizer, data,
+                  {.epochs = 1, .progress = nn::Progress::none});
+  BOOST_TEST(nn::evaluate(model, nn::CrossEntropy{}, data).loss >= 0);
 }
 
 BOOST_AUTO_TEST_CASE(history_is_written_as_csv) {
@@ -702,6 +939,173 @@ BOOST_AUTO_TEST_CASE(a_steady_state_step_allocates_nothing_through_operator_new)
   const long before = ad_test::allocations.load();
   for (int i = 0; i < 20; ++i) step();
   BOOST_TEST(ad_test::allocations.load() - before == 0);
+}
+
+namespace {
+
+struct Interrupt : std::runtime_error {
+  Interrupt() : std::runtime_error("interrupted") {}
+};
+
+// Trains 3 epochs of 150 blobs in batches of 16 (10 steps an epoch) with AdamW on a cosine
+// schedule; with stop_at, the schedule throws at that step, as a crash would end the run.
+nn::History train_blobs(nn::Sequential<float>& model, nn::AdamW<float>& opt,
+                        const fs::path& checkpoint, bool resume, int stop_at = 0) {
+  std::mt19937_64 data_rng(1);
+  const nn::Dataset<double> d = blobs(3, 50, data_rng);
+  nn::Dataset<float> data;
+  data.x = d.x.cast<float>();
+  data.labels = d.labels;
+  int calls = 0;
+  const nn::Schedule cosine = nn::cosine_lr(0.01, 3);
+  const nn::Schedule schedule = [&](double epoch) {
+    // fit checks every step's rate first (30 calls), then calls it before each step.
+    if (stop_at > 0 && ++calls == 30 + stop_at) throw Interrupt();
+    return cosine(epoch);
+  };
+  return nn::fit<float>(model, nn::CrossEntropy{}, opt, data,
+                        {.epochs = 3,
+                         .batch_size = 16,
+                         .seed = 4,
+                         .schedule = schedule,
+                         .progress = nn::Progress::none,
+                         .checkpoint = checkpoint,
+                         .checkpoint_every = checkpoint.empty() ? 0 : 4,
+                         .resume = resume});
+}
+
+nn::Sequential<float> blob_model(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const std::vector<Index> sizes = {2, 8, 3};
+  return nn::mlp<float>(sizes, nn::Activation::relu, rng);
+}
+
+}  // namespace
+
+// Stopped at step 17 (the last checkpoint at step 16, mid-epoch 2) and resumed into a model
+// of other weights and an optimiser of another rate (its other options are configuration, as
+// in the first run): the same parameters and history as a run never stopped.
+BOOST_AUTO_TEST_CASE(a_run_resumed_from_its_checkpoint_ends_as_if_never_stopped) {
+  TempDir dir;
+  const fs::path checkpoint = dir.path / "run.ckpt";
+  auto whole = blob_model(3);
+  nn::AdamW<float> whole_opt(whole.parameters());
+  const nn::History expected = train_blobs(whole, whole_opt, {}, false);
+
+  auto stopped = blob_model(3);
+  nn::AdamW<float> stopped_opt(stopped.parameters());
+  BOOST_CHECK_THROW(train_blobs(stopped, stopped_opt, checkpoint, false, 17), Interrupt);
+  BOOST_TEST_REQUIRE(fs::exists(checkpoint));
+
+  auto resumed = blob_model(99);
+  nn::AdamW<float> resumed_opt(resumed.parameters(), {.lr = 0.5, .weight_decay = 1e-2});
+  const nn::History got = train_blobs(resumed, resumed_opt, checkpoint, true);
+  require_same_bits(resumed, whole);
+  BOOST_TEST_REQUIRE(got.epochs.size() == expected.epochs.size());
+  for (std::size_t e = 0; e < got.epochs.size(); ++e) {
+    BOOST_TEST(got.epochs[e].train_loss == expected.epochs[e].train_loss);
+    BOOST_TEST(got.epochs[e].train_accuracy == expected.epochs[e].train_accuracy);
+  }
+  // Without a checkpoint, resume starts afresh.
+  auto fresh = blob_model(3);
+  nn::AdamW<float> fresh_opt(fresh.parameters());
+  train_blobs(fresh, fresh_opt, dir.path / "none.ckpt", true);
+  require_same_bits(fresh, whole);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_run_or_corrupt_is_refused_and_changes_nothing) {
+  TempDir dir;
+  const fs::path checkpoint = dir.path / "run.ckpt";
+  auto model = blob_model(3);
+  nn::AdamW<float> opt(model.parameters());
+  BOOST_CHECK_THROW(train_blobs(model, opt, checkpoint, false, 5), Interrupt);
+
+  std::mt19937_64 data_rng(1);
+  const nn::Dataset<double> d = blobs(3, 50, data_rng);
+  nn::Dataset<float> data;
+  data.x = d.x.cast<float>();
+  data.labels = d.labels;
+  auto check_refused = [&](nn::Sequential<float>& m, nn::FitOptions<float> options,
+                           std::initializer_list<std::string> parts) {
+    const Eigen::MatrixXf before = m.parameters()[0]->value();
+    nn::AdamW<float> o(m.parameters());
+    try {
+      nn::fit<float>(m, nn::CrossEntropy{}, o, data, options);
+      BOOST_ERROR("no exception");
+    } catch (const nn::FileError& e) {
+      for (const auto& part : parts) {
+        BOOST_TEST(std::string(e.what()).find(part) != std::string::npos, e.what());
+      }
+    }
+    BOOST_TEST((m.parameters()[0]->value() == before));
+  };
+  const nn::FitOptions<float> same{.epochs = 3,
+                                   .batch_size = 16,
+                                   .seed = 4,
+                                   .progress = nn::Progress::none,
+                                   .checkpoint = checkpoint,
+                                   .resume = true};
+  auto other = blob_model(5);
+  auto options = same;
+  options.batch_size = 32;
+  check_refused(other, options, {"run.ckpt", "batch size 16", "batch size 32"});
+  options = same;
+  options.seed = 5;
+  check_refused(other, options, {"seed 4", "seed 5"});
+  std::mt19937_64 rng(1);
+  const std::vector<Index> wider = {2, 9, 3};
+  auto wide = nn::mlp<float>(wider, nn::Activation::relu, rng);
+  check_refused(wide, same, {"8x2", "9x2"});
+
+  std::vector<char> bytes(fs::file_size(checkpoint));
+  std::ifstream(checkpoint, std::ios::binary).read(bytes.data(), std::streamsize(bytes.size()));
+  bytes[200] = static_cast<char>(bytes[200] ^ 1);
+  std::ofstream(checkpoint, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  check_refused(other, same, {"corrupt", "checksum"});
+  std::ofstream(checkpoint, std::ios::binary).write(bytes.data(), 100);
+  check_refused(other, same, {"checksum"});
+  std::ofstream(checkpoint, std::ios::binary).write("ADNNMODL", 8);
+  check_refused(other, same, {"not a checkpoint"});
+}
+
+// What state() exposes is all an optimiser carries: a second optimiser given the first's
+// state (and parameters) takes the same next steps, bit for bit.
+BOOST_AUTO_TEST_CASE(an_optimiser_given_anothers_state_takes_the_same_steps) {
+  auto check = [](auto make) {
+    std::mt19937_64 rng(2);
+    ad::Parameter<double> p(Eigen::MatrixXd::Random(3, 2));
+    ad::Parameter<double> q(p.value());
+    auto first = make(nn::ParameterList<double>{&p});
+    auto second = make(nn::ParameterList<double>{&q});
+    std::normal_distribution<double> noise;
+    auto step = [&](auto& opt, ad::Parameter<double>& x, const Eigen::MatrixXd& g) {
+      x.grad() = g;
+      opt.step();
+    };
+    for (int i = 0; i < 3; ++i) {
+      const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(3, 2, [&] { return noise(rng); });
+      step(first, p, g);
+    }
+    q.value() = p.value();
+    auto from = first.state();
+    auto to = second.state();
+    BOOST_TEST_REQUIRE(from.arrays.size() == to.arrays.size());
+    BOOST_TEST_REQUIRE(!from.arrays.empty());
+    for (std::size_t i = 0; i < from.arrays.size(); ++i) {
+      std::copy(from.arrays[i].begin(), from.arrays[i].end(), to.arrays[i].begin());
+    }
+    for (std::size_t i = 0; i < from.counters.size(); ++i) *to.counters[i] = *from.counters[i];
+    for (int i = 0; i < 3; ++i) {
+      const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(3, 2, [&] { return noise(rng); });
+      step(first, p, g);
+      step(second, q, g);
+      BOOST_TEST((p.value() == q.value()));
+    }
+  };
+  check([](nn::ParameterList<double> ps) {
+    return nn::SGD<double>(std::move(ps), {.lr = 0.1, .momentum = 0.9});
+  });
+  check([](nn::ParameterList<double> ps) { return nn::Adam<double>(std::move(ps), {.lr = 0.1}); });
 }
 
 // fit evaluates one recorded step per batch size again for every batch (docs/replay.md); a

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 namespace {
 
@@ -53,6 +54,12 @@ Fresh fresh(const F& f, const std::vector<M>& xs, const M* seed) {
   return r;
 }
 
+// Values for {W1, W2, W3, I}.
+std::vector<M> seed_inputs(std::mt19937_64& rng) {
+  return {ad::random_normal<double>(2, 2, rng), ad::random_normal<double>(2, 2, rng),
+          ad::random_normal<double>(1, 2, rng), M::Constant(2, 1, 0.5)};
+}
+
 std::vector<M> moved(const std::vector<M>& xs, double by) {
   std::vector<M> ys = xs;
   for (M& y : ys) y.array() += by;
@@ -63,9 +70,7 @@ std::vector<M> moved(const std::vector<M>& xs, double by) {
 
 BOOST_AUTO_TEST_CASE(the_seed_network_replayed_equals_a_fresh_recording) {
   std::mt19937_64 rng(3);
-  const std::vector<M> at = {ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(1, 2, rng), M::Constant(2, 1, 0.5)};
+  const std::vector<M> at = seed_inputs(rng);
   auto f = ad::record<double>(seed_network, at);
   for (int trial = 0; trial < 5; ++trial) {
     std::vector<M> xs;
@@ -112,9 +117,7 @@ BOOST_AUTO_TEST_CASE(random_graphs_replayed_equal_fresh_recordings) {
 
 BOOST_AUTO_TEST_CASE(a_replay_takes_no_memory) {
   std::mt19937_64 rng(4);
-  const std::vector<M> at = {ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(2, 2, rng),
-                             ad::random_normal<double>(1, 2, rng), M::Constant(2, 1, 0.5)};
+  const std::vector<M> at = seed_inputs(rng);
   auto f = ad::record<double>(seed_network, at);
   const std::vector<M> xs = moved(at, 0.25);
   f.gradient(xs);
@@ -234,4 +237,28 @@ BOOST_AUTO_TEST_CASE(float_recordings_replay_too) {
       [](std::span<const Var<float>> x) { return sum(hadamard(x[0], x[0])); }, {F::Ones(2, 2)});
   BOOST_TEST(f.gradient({F::Constant(2, 2, 3.0f)})(0, 0) == 36.0f);
   BOOST_TEST((f.grad(0).array() == 6.0f).all());
+}
+
+// gradient(inputs, passed) is gradient(inputs) whose sweep reports every node it passes,
+// from the output down to node 0, in order.
+BOOST_AUTO_TEST_CASE(a_gradient_reporting_each_node_equals_the_plain_gradient) {
+  std::mt19937_64 rng(4);
+  const M w1 = ad::random_normal<double>(3, 2, rng), w2 = ad::random_normal<double>(1, 3, rng);
+  const M i1 = ad::random_normal<double>(2, 1, rng);
+  auto f = ad::record<double>(
+      [](std::span<const Var<double>> x) { return sum(sigmoid(x[1] * sigmoid(x[0] * x[2]))); },
+      {w1, w2, i1});
+  const M other = ad::random_normal<double>(3, 2, rng);
+  const double plain = f.gradient({other, w2, i1})(0, 0);
+  const M plain_grad = f.grad(0);
+  std::vector<std::uint32_t> passed;
+  const double reported =
+      f.gradient({other, w2, i1}, [&](std::uint32_t i) { passed.push_back(i); })(0, 0);
+  BOOST_TEST(reported == plain);
+  BOOST_TEST(same_bits(f.grad(0), plain_grad));
+  std::vector<std::uint32_t> every_node(f.output().index() + 1);
+  for (std::size_t k = 0; k < every_node.size(); ++k) {
+    every_node[k] = static_cast<std::uint32_t>(every_node.size() - 1 - k);
+  }
+  BOOST_TEST(passed == every_node, boost::test_tools::per_element());
 }

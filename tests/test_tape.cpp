@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 // Counts every heap allocation in this program, to prove that re-recording allocates nothing.
 #include "count_allocations.hpp"
@@ -345,6 +346,49 @@ BOOST_AUTO_TEST_CASE(backward_with_a_seed_is_a_vector_jacobian_product) {
 
   check_message<ad::ShapeError>([&] { tape.backward(y); }, {"backward", "2x3", "1x1"});
   BOOST_CHECK_THROW(tape.backward(y, Mat::Ones(3, 2)), ad::ShapeError);
+}
+
+// The sweep reports each node it goes past, newest first; a parameter's gradient is whole
+// once the sweep has passed its first use, and not before (the second use is still to come).
+BOOST_AUTO_TEST_CASE(backward_reports_each_node_it_passes_and_gradients_are_final_at_first_use) {
+  std::mt19937_64 rng(3);
+  ad::Parameter<double> a(ad::random_normal<double>(2, 2, rng));
+  ad::Parameter<double> b(ad::random_normal<double>(2, 3, rng));
+  ad::Parameter<double> unused(Mat::Ones(1, 1));
+  ad::Parameter<double> unrecorded(Mat::Ones(1, 1));
+  ad::Tape<double> tape;
+  auto pa = tape.parameter(a);                                   // 0, first read by node 6
+  auto pu = tape.parameter(unused);                              // 1, read by nothing
+  auto x = tape.constant(ad::random_normal<double>(3, 2, rng));  // 2
+  auto h = tanh(tape.parameter(b) * x);                          // b 3, matmul 4, tanh 5
+  auto first = pa * h;                                           // 6
+  auto second = pa * first;                                      // 7: a used again
+  auto y = sum(hadamard(second, second));                        // 8, 9
+  BOOST_TEST(tape.first_use(a) == 6u);
+  BOOST_TEST(tape.first_use(b) == 4u);
+  BOOST_TEST(tape.first_use(unused) == pu.index());
+  check_message<ad::Error>([&] { (void)tape.first_use(unrecorded); },
+                           {"first_use", "not recorded"});
+
+  tape.backward(y);
+  const Mat a_grad = a.grad();
+  const Mat b_grad = b.grad();
+  a.zero_grad();
+  b.zero_grad();
+  std::vector<std::uint32_t> passed;
+  Mat a_at_first_use, a_before_first_use, b_at_first_use;
+  tape.backward_reporting(y, [&](std::uint32_t i) {
+    passed.push_back(i);
+    if (i == 7) a_before_first_use = a.grad();
+    if (i == 6) a_at_first_use = a.grad();
+    if (i == 4) b_at_first_use = b.grad();
+  });
+  const std::vector<std::uint32_t> every_node = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+  BOOST_TEST(passed == every_node, boost::test_tools::per_element());
+  BOOST_TEST((a_at_first_use == a_grad));
+  BOOST_TEST((b_at_first_use == b_grad));
+  BOOST_TEST((a.grad() == a_grad));
+  BOOST_TEST((a_before_first_use - a_grad).norm() > 1e-3);
 }
 
 BOOST_AUTO_TEST_CASE(a_constant_has_no_gradient) {

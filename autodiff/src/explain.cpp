@@ -21,7 +21,7 @@ namespace detail {
 template <class T>
 struct ExplainAccess {
   static const Node<T>& node(const Tape<T>& t, std::uint32_t i) { return t.nodes_[i]; }
-  static const Origin<T>& origin(const Tape<T>& t, std::uint32_t i) { return t.origins_[i]; }
+  static const Origin& origin(const Tape<T>& t, std::uint32_t i) { return t.origins_[i]; }
   static std::uint32_t input(const Tape<T>& t, std::uint32_t i, std::uint32_t k) {
     return t.input_index(t.nodes_[i], k);
   }
@@ -70,7 +70,7 @@ struct ExplainAccess {
         }
       }
     } restore{swapped};
-    n.rule(Rule<T>(t, i));
+    n.rules->adjoint(Rule<T>(t, i));
     for (const Swapped& s : swapped) {
       if (s.node == &t.nodes_[to]) return s.scratch;
     }
@@ -273,10 +273,13 @@ class Printer {
         return affine_text(n);
       case Kind<T>::scaled:
         return fmt::format("{} {}", operand(n.args[0]), operand(n.args[1]));
-      case Kind<T>::map:
-        return fmt::format(fmt::runtime(n.symbol), n.symbol.find("({})") != std::string::npos
-                                                       ? print(n.args[0])
-                                                       : operand(n.args[0]));
+      case Kind<T>::map: {
+        // An argument of a function written f(…) needs no parentheses of its own.
+        const bool called = n.symbol.find("({}") != std::string::npos;
+        auto arg = [&](std::size_t i) { return called ? print(n.args[i]) : operand(n.args[i]); };
+        if (n.args.size() == 1) return fmt::format(fmt::runtime(n.symbol), arg(0));
+        return fmt::format(fmt::runtime(n.symbol), arg(0), arg(1));
+      }
       case Kind<T>::derivative:
         if (options_.spell_derivatives) return print(n.args[1]);
         return fmt::format("{}({})", n.symbol, print(n.args[0]));
@@ -307,7 +310,8 @@ class Printer {
       case Kind<T>::scaled:
         return false;
       case Kind<T>::map:
-        return n.symbol.find("({})") != std::string::npos || n.symbol.rfind("{}", 0) == 0;
+        return n.symbol.find("({}") != std::string::npos || n.symbol.rfind("{}", 0) == 0 ||
+               n.symbol.rfind("(", 0) == 0;
       case Kind<T>::derivative:
         return !options_.spell_derivatives || atomic(n.args[1]);
       default:
@@ -453,9 +457,12 @@ Matrix<T> evaluate_expr(const Expr<T>& e, Tape<T>& tape, const Matrix<T>& seed,
     case Kind<T>::scaled:
       m = arg(0)(0, 0) * arg(1);
       break;
-    case Kind<T>::map:
-      m = n.function(arg(0));
+    case Kind<T>::map: {
+      std::vector<Matrix<T>> args;
+      for (std::size_t i = 0; i < n.args.size(); ++i) args.push_back(arg(i));
+      m = n.function(args);
       break;
+    }
     case Kind<T>::block:
       m = arg(0).block(n.row, n.col, n.shape.rows, n.shape.cols);
       break;
@@ -581,7 +588,7 @@ Derivation<T> explain(const Var<T>& output, const Var<T>& leaf,
       auto [it, fresh] = contributions.try_emplace(to, e);
       if (!fresh) it->second = it->second + e;
     };
-    const auto rule = detail::symbolic_rule<T>(n.rule);
+    const auto rule = n.rules->symbolic;
     std::set<std::uint32_t> done;
     for (std::uint32_t k = 0; k < n.arity; ++k) {
       const std::uint32_t in = Access<T>::input(tape, i, k);
@@ -700,6 +707,15 @@ std::string Derivation<T>::text() const {
     }
   }
   if (!path_.empty()) s += "on the path: " + shapes + "\n";
+  // Matrices an op's rule takes from its saved state (a factorisation's V, S, F, …).
+  std::string saved;
+  std::set<const void*> seen;
+  post_order(gradient_, seen, [&](const Expr<T>& e) {
+    if (e.kind() != Kind<T>::literal) return;
+    const std::string entry = fmt::format("{} {}", e.node().symbol, shape_text(e.shape()));
+    if (saved.find(entry) == std::string::npos) saved += (saved.empty() ? "" : ", ") + entry;
+  });
+  if (!saved.empty()) s += "from the ops' saved state: " + saved + "\n";
   const auto rows = factor_rows();
   if (!rows.empty()) s += "factors, innermost first:\n" + table(rows, "  ");
   return s;

@@ -33,21 +33,37 @@ Recording<T>::Recording(Function fn, Inputs inputs, RecordOptions options,
   tape_->check(output_, "record", where);
 }
 
+namespace {
+
+[[noreturn, gnu::cold]] void reject_input_shape(const char* op, std::size_t k, Shape recorded,
+                                                Shape given, std::source_location where) {
+  throw ShapeError(op, recorded, given,
+                   fmt::format("input {} was recorded with the first shape; a recording's "
+                               "shapes are fixed: record again for other shapes",
+                               k),
+                   where);
+}
+
+// Out of line: Eigen's strided assignment needs a large stack frame that binding by
+// reference, the common case, should not set up.
+template <class T>
+[[gnu::noinline]] void copy_strided(T* destination, const Eigen::Ref<const Matrix<T>>& m) {
+  Eigen::Map<Matrix<T>>(destination, m.rows(), m.cols()) = m;
+}
+
+}  // namespace
+
 template <class T>
 void Recording<T>::bind_one(std::size_t k, const Eigen::Ref<const Matrix<T>>& m, const char* op) {
   detail::Node<T>& n = tape_->nodes_[inputs_[k].index()];
-  if (m.rows() != n.rows || m.cols() != n.cols) {
-    throw ShapeError(op, Shape{n.rows, n.cols}, Shape{m.rows(), m.cols()},
-                     fmt::format("input {} was recorded with the first shape; a recording's "
-                                 "shapes are fixed: record again for other shapes",
-                                 k),
-                     where_);
+  if (m.rows() != n.rows || m.cols() != n.cols) [[unlikely]] {
+    reject_input_shape(op, k, {n.rows, n.cols}, {m.rows(), m.cols()}, where_);
   }
   // A leaf's value is only read, by the rules of the ops that use it.
-  if (m.size() != 0 && (m.outerStride() == m.rows() || m.cols() == 1)) {
+  if (m.size() != 0 && (m.outerStride() == m.rows() || m.cols() == 1)) [[likely]] {
     n.value = const_cast<T*>(m.data());
   } else {
-    Eigen::Map<Matrix<T>>(n.value, n.rows, n.cols) = m;
+    copy_strided(n.value, m);
   }
   if (tape_->check_finite()) tape_->require_finite_value(n);
 }
@@ -100,13 +116,13 @@ void Recording<T>::compare_with_fresh_recording() const {
   const std::uint32_t last = output_.index();
   for (std::uint32_t i = 0; i <= last; ++i) {
     const detail::Node<T>& a = tape_->nodes_[i];
-    const detail::Origin<T>& at = tape_->origins_[i];
+    const detail::Origin& at = tape_->origins_[i];
     std::string why;
     if (i >= fresh.nodes_.size()) {
       why = "the fresh recording has no such node";
     } else {
       const detail::Node<T>& b = fresh.nodes_[i];
-      const detail::Origin<T>& bt = fresh.origins_[i];
+      const detail::Origin& bt = fresh.origins_[i];
       if (std::strcmp(at.op, bt.op) != 0 || a.rows != b.rows || a.cols != b.cols) {
         why = fmt::format("the fresh recording has '{}' ({}x{}, at {}) there", bt.op, b.rows,
                           b.cols, to_string(bt.where));
@@ -130,9 +146,9 @@ void Recording<T>::compare_with_fresh_recording() const {
 
 template <class T>
 template <class List>
-Eigen::Map<const Matrix<T>> Recording<T>::evaluate(const List& inputs,
-                                                   const Eigen::Ref<const Matrix<T>>* seed,
-                                                   bool differentiate, const char* op) {
+Eigen::Map<const Matrix<T>> Recording<T>::evaluate(
+    const List& inputs, const Eigen::Ref<const Matrix<T>>* seed, bool differentiate, const char* op,
+    const std::function<void(std::uint32_t)>* passed) {
   tape_->check(output_, op, where_);
   tape_->check_parameters_unmoved(op);
   struct Release {
@@ -144,6 +160,8 @@ Eigen::Map<const Matrix<T>> Recording<T>::evaluate(const List& inputs,
   if (checked_) compare_with_fresh_recording();
   if (seed) {
     tape_->backward(output_, *seed, where_);
+  } else if (differentiate && passed) {
+    tape_->backward_reporting(output_, *passed, where_);
   } else if (differentiate) {
     tape_->backward(output_, where_);
   }
@@ -168,6 +186,12 @@ Eigen::Map<const Matrix<T>> Recording<T>::gradient(
 template <class T>
 Eigen::Map<const Matrix<T>> Recording<T>::gradient(std::span<const Matrix<T>> inputs) {
   return evaluate(inputs, nullptr, true, "gradient");
+}
+template <class T>
+Eigen::Map<const Matrix<T>> Recording<T>::gradient(
+    std::initializer_list<Eigen::Ref<const Matrix<T>>> inputs,
+    const std::function<void(std::uint32_t)>& passed) {
+  return evaluate(inputs, nullptr, true, "gradient", passed ? &passed : nullptr);
 }
 template <class T>
 Eigen::Map<const Matrix<T>> Recording<T>::vjp(

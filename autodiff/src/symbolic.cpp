@@ -1,13 +1,12 @@
-// The builders of symbolic expressions (ad/symbolic.hpp) and the registry of the ops'
-// symbolic rules. Builders check shapes as the ops do and make the simplifications a person
-// would: a unit seed left out of products, ⊙ and scaling; α = 1, β = 0 dropped; Aᵀᵀ = A.
+// The builders of symbolic expressions (ad/symbolic.hpp). Builders check shapes as the ops do and
+// make the simplifications a person would: a unit seed left out of products, ⊙ and scaling; α = 1,
+// β = 0 dropped; Aᵀᵀ = A.
 
 #include <ad/symbolic.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <mutex>
 #include <utility>
 
 namespace ad {
@@ -173,7 +172,17 @@ Expr<T> map(std::string format, const Expr<T>& a, Shape shape,
   require_operands<T>("map", {a});
   Node<T> n{.kind = Kind<T>::map, .shape = shape, .args = {a}};
   n.symbol = std::move(format);
-  n.function = std::move(f);
+  n.function = [f = std::move(f)](const std::vector<Matrix<T>>& x) { return f(x[0]); };
+  return make_expr<T>(std::move(n));
+}
+
+template <class T>
+Expr<T> map(std::string format, const Expr<T>& a, const Expr<T>& b, Shape shape,
+            std::function<Matrix<T>(const Matrix<T>&, const Matrix<T>&)> f) {
+  require_operands<T>("map", {a, b});
+  Node<T> n{.kind = Kind<T>::map, .shape = shape, .args = {a, b}};
+  n.symbol = std::move(format);
+  n.function = [f = std::move(f)](const std::vector<Matrix<T>>& x) { return f(x[0], x[1]); };
   return make_expr<T>(std::move(n));
 }
 
@@ -230,42 +239,6 @@ Expr<T> reduce(const Expr<T>& a, Shape shape) {
   return e;
 }
 
-namespace detail {
-namespace {
-
-template <class T>
-struct Registry {
-  std::mutex mutex;
-  std::vector<std::pair<AdjointRule<T>, SymbolicRule<T>>> rules;
-};
-
-template <class T>
-Registry<T>& registry() {
-  static Registry<T> r;
-  return r;
-}
-
-}  // namespace
-
-template <class T>
-void register_symbolic(AdjointRule<T> rule, SymbolicRule<T> symbolic) {
-  Registry<T>& r = registry<T>();
-  const std::lock_guard lock(r.mutex);
-  r.rules.emplace_back(rule, symbolic);
-}
-
-template <class T>
-SymbolicRule<T> symbolic_rule(AdjointRule<T> rule) {
-  Registry<T>& r = registry<T>();
-  const std::lock_guard lock(r.mutex);
-  for (const auto& [adjoint, symbolic] : r.rules) {
-    if (adjoint == rule) return symbolic;
-  }
-  return nullptr;
-}
-
-}  // namespace detail
-
 #define AD_SYMBOLIC_INSTANTIATE(T)                                                                \
   template Expr<T> make_expr<T>(Expr<T>::Node);                                                   \
   template Expr<T> operator*(const Expr<T>&, const Expr<T>&);                                     \
@@ -284,14 +257,14 @@ SymbolicRule<T> symbolic_rule(AdjointRule<T> rule) {
   template Expr<T> literal(std::string, Matrix<T>);                                               \
   template Expr<T> map(std::string, const Expr<T>&, Shape,                                        \
                        std::function<Matrix<T>(const Matrix<T>&)>);                               \
+  template Expr<T> map(std::string, const Expr<T>&, const Expr<T>&, Shape,                        \
+                       std::function<Matrix<T>(const Matrix<T>&, const Matrix<T>&)>);             \
   template Expr<T> map_elements(std::string, const Expr<T>&, std::function<T(T)>);                \
   template Expr<T> derivative(std::string, const Expr<T>&, const Expr<T>&);                       \
   template Expr<T> block(const Expr<T>&, Eigen::Index, Eigen::Index, Eigen::Index, Eigen::Index); \
   template Expr<T> embed(const Expr<T>&, Eigen::Index, Eigen::Index, Shape);                      \
   template Expr<T> stretch(const Expr<T>&, Shape);                                                \
-  template Expr<T> reduce(const Expr<T>&, Shape);                                                 \
-  template void detail::register_symbolic<T>(AdjointRule<T>, detail::SymbolicRule<T>);            \
-  template detail::SymbolicRule<T> detail::symbolic_rule<T>(AdjointRule<T>);
+  template Expr<T> reduce(const Expr<T>&, Shape);
 
 AD_SYMBOLIC_INSTANTIATE(float)
 AD_SYMBOLIC_INSTANTIATE(double)

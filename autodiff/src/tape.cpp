@@ -194,7 +194,7 @@ std::string Tape<T>::describe(const detail::Node<T>& n) const {
     const detail::Node<T>& in = nodes_[input_index(n, k)];
     inputs += fmt::format("{}{}x{}", k ? ", " : "", in.rows, in.cols);
   }
-  const detail::Origin<T>& o = origin(n);
+  const detail::Origin& o = origin(n);
   return fmt::format("'{}' ({}x{}, inputs [{}], at {})", o.op, n.rows, n.cols, inputs,
                      to_string(o.where));
 }
@@ -335,7 +335,7 @@ Var<T> Tape<T>::leaf(const char* op, const Eigen::Ref<const Matrix<T>>& value, b
   T* storage = arena_.allocate<T>(size);
   T* adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
   detail::Node<T>& n = nodes_.emplace_back();
-  origins_.push_back({op, nullptr, where});
+  origins_.push_back({op, where});
   n.value = storage;
   n.adjoint = adjoint;
   n.rows = static_cast<std::int32_t>(value.rows());
@@ -358,8 +358,7 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   for (const auto& [index, recorded] : parameters_) {
     if (recorded != &p) continue;
     const detail::Node<T>& n = nodes_[index];
-    const bool moved = p.size() != 0 && n.value != p.value().data();
-    if (moved || n.rows != p.rows() || n.cols != p.cols()) {
+    if (!describes(n, p)) {
       throw ShapeError("parameter", Shape{n.rows, n.cols}, Shape{p.rows(), p.cols()},
                        "the parameter was resized since this tape recorded it; clear the tape "
                        "before recording it again",
@@ -378,7 +377,7 @@ Var<T> Tape<T>::parameter(Parameter<T>& p, std::source_location where) {
   n.needs_grad = true;
   n.owns_adjoint = false;  // has_adjoint is set by each sweep, from p.grad_is_zero_
   nodes_.push_back(n);
-  origins_.push_back({"parameter", nullptr, where});
+  origins_.push_back({"parameter", where});
   const auto index = static_cast<std::uint32_t>(nodes_.size() - 1);
   parameters_.emplace_back(index, &p);
 #ifdef AD_DEBUG_CHECKS
@@ -420,7 +419,7 @@ template <class T>
 void* Tape<T>::replayed_allocation(std::uint32_t node, std::size_t bytes) {
   if (replayed_ == rule_allocations_.size() || rule_allocations_[replayed_].node != node ||
       rule_allocations_[replayed_].bytes != bytes) {
-    const detail::Origin<T>& o = origins_[node];
+    const detail::Origin& o = origins_[node];
     throw Error(fmt::format(
         "replay: the value rule of '{}' (recorded at {}) asked for {} bytes of tape memory that "
         "it did not ask for when recorded; a value rule must allocate the same sizes each time",
@@ -430,12 +429,16 @@ void* Tape<T>::replayed_allocation(std::uint32_t node, std::size_t bytes) {
 }
 
 template <class T>
+bool Tape<T>::describes(const detail::Node<T>& n, const Parameter<T>& p) {
+  const bool moved = p.size() != 0 && (n.value != p.value().data() || n.adjoint != p.grad_.data());
+  return !moved && n.rows == p.rows() && n.cols == p.cols();
+}
+
+template <class T>
 void Tape<T>::check_parameters_unmoved(const char* op) const {
   for (const auto& [index, p] : parameters_) {
     const detail::Node<T>& n = nodes_[index];
-    const bool moved =
-        p->size() != 0 && (n.value != p->value().data() || n.adjoint != p->grad_.data());
-    if (moved || n.rows != p->rows() || n.cols != p->cols()) {
+    if (!describes(n, *p)) {
       throw ShapeError(op, Shape{n.rows, n.cols}, Shape{p->rows(), p->cols()},
                        "a parameter the recording reads was resized or its storage replaced "
                        "since it was recorded; record again",
@@ -453,10 +456,10 @@ void Tape<T>::replay_values(std::uint32_t last) {
   phase_ = Phase::replaying;
   replayed_ = 0;
   for (std::uint32_t i = 0; i <= last; ++i) {
-    const detail::Origin<T>& o = origins_[i];
-    if (!o.value) continue;  // a leaf: its value is bound, not computed
-    o.value(Rule<T>(*this, i));
-    if (check_finite_) require_finite_value(nodes_[i]);
+    const detail::Node<T>& n = nodes_[i];
+    if (!n.rules) continue;  // a leaf: its value is bound, not computed
+    n.rules->value(Rule<T>(*this, i));
+    if (check_finite_) require_finite_value(n);
   }
 }
 
@@ -488,8 +491,46 @@ void Tape<T>::backward(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& 
 }
 
 template <class T>
+void Tape<T>::backward_reporting(const Var<T>& output,
+                                 const std::function<void(std::uint32_t)>& passed,
+                                 std::source_location where) {
+  check(output, "backward", where);
+  const detail::Node<T>& out = nodes_[output.index_];
+  if (out.rows != 1 || out.cols != 1) {
+    throw ShapeError("backward", {out.rows, out.cols}, "backward(y) needs a 1x1 output", where);
+  }
+  const T one = 1;
+  sweep(output, Eigen::Map<const Matrix<T>>(&one, 1, 1), where, &passed);
+}
+
+template <class T>
+void Tape<T>::mark_gradients_written() {
+  for (const auto& [index, p] : parameters_) {
+    if (nodes_[index].has_adjoint) p->grad_is_zero_ = false;
+  }
+}
+
+template <class T>
+std::uint32_t Tape<T>::first_use(const Parameter<T>& p) const {
+  const auto recorded = std::find_if(parameters_.begin(), parameters_.end(),
+                                     [&p](const auto& entry) { return entry.second == &p; });
+  if (recorded == parameters_.end()) {
+    throw Error(fmt::format("first_use: the parameter '{}' ({}x{}) is not recorded on this tape",
+                            p.name(), p.rows(), p.cols()));
+  }
+  const std::uint32_t index = recorded->first;
+  for (auto i = static_cast<std::uint32_t>(index + 1); i < nodes_.size(); ++i) {
+    const detail::Node<T>& n = nodes_[i];
+    for (std::uint32_t k = 0; k < n.arity; ++k) {
+      if (input_index(n, k) == index) return i;
+    }
+  }
+  return index;
+}
+
+template <class T>
 void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
-                    std::source_location where) {
+                    std::source_location where, const std::function<void(std::uint32_t)>* passed) {
   const detail::Node<T>& out = nodes_[output.index_];
   if (seed.rows() != out.rows || seed.cols() != out.cols) {
     throw ShapeError("backward", {out.rows, out.cols}, {seed.rows(), seed.cols()},
@@ -503,12 +544,14 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
   for (const auto& [index, p] : parameters_) nodes_[index].has_adjoint = !p->grad_is_zero_;
   struct MarkWritten {
     Tape& tape;
-    ~MarkWritten() {
-      for (const auto& [index, p] : tape.parameters_) {
-        if (tape.nodes_[index].has_adjoint) p->grad_is_zero_ = false;
-      }
-    }
+    ~MarkWritten() { tape.mark_gradients_written(); }
   } mark_written{*this};
+  // passed(i) may read any parameter's gradient: each one the sweep has written is marked
+  // written first, so that grad() does not take it for zero.
+  const auto pass = [&](std::uint32_t i) {
+    mark_gradients_written();
+    (*passed)(i);
+  };
   swept_ = output.index_ + 1;  // a sweep writes no adjoint of a later node
   rules_run_ = 0;
   struct Sweeping {
@@ -535,19 +578,23 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
   std::size_t rules_run = 0;  // counted here, stored once: the rule calls made it a store per node
   for (std::uint32_t i = output.index_ + 1; i-- > 0;) {
     const detail::Node<T>& n = nodes_[i];
-    if (!n.rule || !n.has_adjoint) continue;
+    if (!n.rules || !n.has_adjoint) {
+      if (passed) pass(i);
+      continue;
+    }
 #ifdef AD_DEBUG_CHECKS
     try {
-      n.rule(Rule<T>(*this, i));
+      n.rules->adjoint(Rule<T>(*this, i));
     } catch (const Error& e) {
       throw Error(fmt::format("the adjoint rule of '{}' ({}x{}, recorded at {}) failed: {}",
                               origin(n).op, n.rows, n.cols, to_string(origin(n).where), e.what()));
     }
 #else
-    n.rule(Rule<T>(*this, i));
+    n.rules->adjoint(Rule<T>(*this, i));
 #endif
     if (check_finite_) require_finite_adjoints(n);
     ++rules_run;
+    if (passed) pass(i);
   }
   rules_run_ = rules_run;
 }

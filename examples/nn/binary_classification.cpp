@@ -37,10 +37,9 @@ int main() {
       nn::mlp<double>(sizes, nn::Activation::relu, rng, nn::Init::he_normal);
   fmt::print("{}\n", model.summary());
   nn::Adam<double> optimizer(model.parameters(), {.lr = 1e-2});
-  nn::fit<double>(
-      model, nn::BinaryCrossEntropy{}, optimizer, train,
-      {.epochs = 40, .batch_size = 32, .validation = &test, .progress = nn::Progress::none});
-  const nn::Evaluation e = nn::evaluate<double>(model, nn::BinaryCrossEntropy{}, test);
+  nn::fit(model, nn::BinaryCrossEntropy{}, optimizer, train,
+          {.epochs = 40, .batch_size = 32, .validation = &test, .progress = nn::Progress::none});
+  const nn::Evaluation e = nn::evaluate(model, nn::BinaryCrossEntropy{}, test);
   fmt::print("test: binary cross-entropy {:.4f}, accuracy {:.4f} on {} points\n", e.loss,
              e.accuracy, test.size());
 }

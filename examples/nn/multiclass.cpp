@@ -35,13 +35,13 @@ int main() {
       nn::mlp<double>(sizes, nn::Activation::relu, rng, nn::Init::he_normal);
   fmt::print("{}\n", model.summary());
   nn::Adam<double> optimizer(model.parameters(), {.lr = 1e-2});
-  nn::fit<double>(model, nn::CrossEntropy{}, optimizer, train,
-                  {.epochs = 100,
-                   .batch_size = 32,
-                   .validation = &test,
-                   .schedule = nn::cosine_lr(1e-2, 100),
-                   .progress = nn::Progress::none});
-  const nn::Evaluation e = nn::evaluate<double>(model, nn::CrossEntropy{}, test);
+  nn::fit(model, nn::CrossEntropy{}, optimizer, train,
+          {.epochs = 100,
+           .batch_size = 32,
+           .validation = &test,
+           .schedule = nn::cosine_lr(1e-2, 100),
+           .progress = nn::Progress::none});
+  const nn::Evaluation e = nn::evaluate(model, nn::CrossEntropy{}, test);
   fmt::print("test: cross-entropy {:.4f}, accuracy {:.4f} on {} points (chance: 0.33)\n", e.loss,
              e.accuracy, test.size());
 }

@@ -28,12 +28,12 @@ int main() {
   nn::Sequential<double> model = nn::mlp<double>(sizes, nn::Activation::tanh, rng);
   fmt::print("{}\n", model.summary());
   nn::Adam<double> optimizer(model.parameters(), {.lr = 1e-2});
-  nn::History h = nn::fit<double>(model, nn::MeanSquaredError{}, optimizer, train,
-                                  {.epochs = 200,
-                                   .batch_size = 32,
-                                   .validation = &validation,
-                                   .schedule = nn::cosine_lr(1e-2, 200),
-                                   .progress = nn::Progress::none});
+  nn::History h = nn::fit(model, nn::MeanSquaredError{}, optimizer, train,
+                          {.epochs = 200,
+                           .batch_size = 32,
+                           .validation = &validation,
+                           .schedule = nn::cosine_lr(1e-2, 200),
+                           .progress = nn::Progress::none});
   fmt::print(
       "mean squared error: first epoch {:.4f}, last epoch {:.4f} (validation {:.4f}; the "
       "noise alone gives 0.0025)\n",

@@ -70,12 +70,28 @@ std::pair<Dataset<T>, Dataset<T>> Dataset<T>::split(double validation_fraction,
   return {subset(all.subspan(held_out)), subset(all.first(held_out))};
 }
 
+Shard shard_of(Index n, int index, int count) {
+  if (count < 1 || index < 0 || index >= count || n < 0) {
+    throw ad::Error(fmt::format("shard_of: no part {} of {} parts of {} items", index, count, n));
+  }
+  const Index base = n / count;
+  const Index extra = n % count;
+  return {index * base + std::min<Index>(index, extra), base + (index < extra ? 1 : 0)};
+}
+
 template <class T>
-Batcher<T>::Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std::uint64_t seed)
-    : data_(&data), batch_size_(batch_size), shuffle_(shuffle), rng_(seed) {
+Batcher<T>::Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std::uint64_t seed,
+                    int shard_index, int shard_count)
+    : data_(&data),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
+      shard_index_(shard_index),
+      shard_count_(shard_count),
+      rng_(seed) {
   if (batch_size <= 0) {
     throw ad::Error(fmt::format("Batcher: the batch size must be at least 1, got {}", batch_size));
   }
+  shard_of(batch_size, shard_index, shard_count);  // checks the shard
   if (!data.labels.empty() && static_cast<Index>(data.labels.size()) != data.size()) {
     throw ad::Error(fmt::format("Batcher: the dataset has {} samples but {} labels", data.size(),
                                 data.labels.size()));
@@ -87,7 +103,7 @@ Batcher<T>::Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std:
   if (shuffle_) {
     order_.resize(static_cast<std::size_t>(data.size()));
     std::iota(order_.begin(), order_.end(), Index{0});
-    const Index n = std::min(batch_size, data.size());
+    const Index n = shard_of(std::min(batch_size, data.size()), shard_index, shard_count).size;
     x_.resize(data.x.rows(), n);
     if (data.y.size() > 0) y_.resize(data.y.rows(), n);
     labels_.resize(data.labels.empty() ? 0 : static_cast<std::size_t>(n));
@@ -99,6 +115,11 @@ template <class T>
 void Batcher<T>::start_epoch() {
   if (shuffle_) std::shuffle(order_.begin(), order_.end(), rng_);
   position_ = 0;
+}
+
+template <class T>
+void Batcher<T>::skip(Index batches) {
+  position_ = std::min(data_->size(), position_ + std::max<Index>(batches, 0) * batch_size_);
 }
 
 template <class T>
@@ -126,16 +147,19 @@ template <class T>
 bool Batcher<T>::next(Batch<T>& batch) {
   const Dataset<T>& d = *data_;
   if (position_ >= d.size()) return false;
-  const Index n = std::min(batch_size_, d.size() - position_);
+  const Index whole = std::min(batch_size_, d.size() - position_);
+  const Shard shard = shard_of(whole, shard_index_, shard_count_);
+  const Index first = position_ + shard.first;
+  const Index n = shard.size;
   const bool has_y = d.y.size() > 0;
   const bool has_labels = !d.labels.empty();
   const auto count = static_cast<std::size_t>(n);
   if (shuffle_) {
     for (Index k = 0; k < n; ++k) {
       if (k + prefetch_distance < n) {
-        prefetch_column(d.x, order_[static_cast<std::size_t>(position_ + k + prefetch_distance)]);
+        prefetch_column(d.x, order_[static_cast<std::size_t>(first + k + prefetch_distance)]);
       }
-      const Index i = order_[static_cast<std::size_t>(position_ + k)];
+      const Index i = order_[static_cast<std::size_t>(first + k)];
       x_.col(k) = d.x.col(i);
       if (has_y) y_.col(k) = d.y.col(i);
       if (has_labels) labels_[static_cast<std::size_t>(k)] = d.labels[static_cast<std::size_t>(i)];
@@ -150,17 +174,17 @@ bool Batcher<T>::next(Batch<T>& batch) {
                      has_labels ? label_row_.data() : nullptr, n);
   } else {
     // In order, a batch is a run of contiguous columns: a view, no copy.
-    const auto start = static_cast<std::size_t>(position_);
+    const auto start = static_cast<std::size_t>(first);
     if (has_labels) {
       for (Index k = 0; k < n; ++k) label_row_(0, k) = static_cast<T>(d.labels[start + k]);
     }
     batch = Batch<T>(
-        d.x.data() + position_ * d.x.rows(), d.x.rows(),
-        has_y ? d.y.data() + position_ * d.y.rows() : nullptr, d.y.rows(),
+        d.x.data() + first * d.x.rows(), d.x.rows(),
+        has_y ? d.y.data() + first * d.y.rows() : nullptr, d.y.rows(),
         has_labels ? std::span<const int>(d.labels).subspan(start, count) : std::span<const int>(),
         has_labels ? label_row_.data() : nullptr, n);
   }
-  position_ += n;
+  position_ += whole;
   return true;
 }
 

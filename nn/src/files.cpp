@@ -6,11 +6,13 @@
 #include <ad/nn/serialize.hpp>
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -193,6 +195,17 @@ void write_atomically(const std::filesystem::path& path, std::span<const unsigne
   TemporaryFile temporary(path);
   temporary.write(bytes);
   temporary.commit();
+}
+
+std::uint32_t crc32_of(std::span<const unsigned char> bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // crc32 takes at most 4 GiB at a time.
+  for (std::size_t done = 0; done < bytes.size();) {
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size() - done, 1u << 30));
+    crc = crc32(crc, bytes.data() + done, chunk);
+    done += chunk;
+  }
+  return static_cast<std::uint32_t>(crc);
 }
 
 int remove_stale_temporaries(const std::filesystem::path& target) {

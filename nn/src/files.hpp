@@ -68,6 +68,9 @@ class TemporaryFile {
 // Temporaries of earlier saves of path whose process no longer runs are removed first.
 void write_atomically(const std::filesystem::path& path, std::span<const unsigned char> bytes);
 
+// CRC-32 (zlib's) of bytes, the checksum that model and checkpoint files end with.
+std::uint32_t crc32_of(std::span<const unsigned char> bytes);
+
 // Removes the temporaries of `target` (named as TemporaryFile names them) whose process no
 // longer runs: what saves killed part-way left behind. Temporaries of running processes,
 // this one included, are kept. Returns how many were removed.

@@ -133,6 +133,13 @@ void SGD<T>::step() {
 }
 
 template <class T>
+typename Optimizer<T>::State SGD<T>::state() {
+  typename Optimizer<T>::State s;
+  for (auto& v : velocity_) s.arrays.emplace_back(v.data(), static_cast<std::size_t>(v.size()));
+  return s;
+}
+
+template <class T>
 Adam<T>::Adam(ParameterList<T> parameters, AdamOptions options)
     : Adam(std::move(parameters), options, false) {}
 
@@ -190,6 +197,13 @@ void Adam<T>::step() {
     }
     offset += n;
   }
+}
+
+template <class T>
+typename Optimizer<T>::State Adam<T>::state() {
+  return {{std::span<T>(m_.data(), static_cast<std::size_t>(m_.size())),
+           std::span<T>(v_.data(), static_cast<std::size_t>(v_.size()))},
+          {&t_}};
 }
 
 Schedule constant_lr(double lr) {

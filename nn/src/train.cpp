@@ -4,13 +4,18 @@
 
 #include <ad/replay.hpp>
 
+#include "checkpoint.hpp"
+
 #include <fmt/format.h>
 
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 namespace ad::nn {
@@ -131,13 +136,15 @@ class RecordedStep {
   RecordedStep(const RecordedStep&) = delete;
   RecordedStep& operator=(const RecordedStep&) = delete;
 
-  // The batch's loss, and the parameters' gradients by one backward sweep.
-  double gradient(const Batch<T>& batch) {
-    return loss_.gradient({batch.x(), batch.target()})(0, 0);
+  // The batch's loss, and the parameters' gradients by one backward sweep (which calls
+  // passed, if given, as Tape::backward_reporting does).
+  double gradient(const Batch<T>& batch, const std::function<void(std::uint32_t)>& passed = {}) {
+    return loss_.gradient({batch.x(), batch.target()}, passed)(0, 0);
   }
   double value(const Batch<T>& batch) { return loss_.value({batch.x(), batch.target()})(0, 0); }
   // The model's output at the latest evaluation.
   Eigen::Map<const Matrix<T>> output() const { return output_.value(); }
+  Tape<T>& tape() { return loss_.tape(); }
 
  private:
   Var<T> output_;  // set while loss_ records: declared first
@@ -165,72 +172,151 @@ class RecordedSteps {
   std::optional<RecordedStep<T>> last_;
 };
 
+// The samples of data's shard `rank` of `ranks` (shard_of), contiguous.
+template <class T>
+Dataset<T> shard_of(const Dataset<T>& data, int rank, int ranks) {
+  const Shard shard = nn::shard_of(data.size(), rank, ranks);
+  std::vector<Index> indices(static_cast<std::size_t>(shard.size));
+  std::iota(indices.begin(), indices.end(), shard.first);
+  return data.subset(indices);
+}
+
+// evaluate over the group: each replica its shard of the data, the sums added across it.
+template <class T>
+Evaluation evaluate_group(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& shard,
+                          Index batch_size, Replicas<T>& replicas) {
+  double sums[3] = {};  // loss · samples, correct, samples
+  Evaluation e;
+  if (shard.size() > 0) {
+    e = evaluate(model, loss, shard, batch_size);
+    const auto n = static_cast<double>(shard.size());
+    sums[0] = e.loss * n;
+    sums[1] = std::isnan(e.accuracy) ? 0 : std::round(e.accuracy * n);
+    sums[2] = n;
+  }
+  replicas.sum(sums);
+  e.loss = sums[0] / sums[2];
+  if (!shard.labels.empty()) e.accuracy = sums[1] / sums[2];
+  return e;
+}
+
 }  // namespace
 
 template <class T>
-History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
-            const FitOptions<T>& options) {
+History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimizer<T>& optimizer,
+            const Dataset<T>& train, const std::type_identity_t<FitOptions<T>>& options) {
   if (options.epochs < 0) {
     throw ad::Error(
         fmt::format("fit: the number of epochs ({}) must not be negative", options.epochs));
   }
   if (train.size() == 0) throw ad::Error("fit: the training set is empty");
-  Batcher<T> batcher(train, options.batch_size, options.shuffle, options.seed);
+  Replicas<T>* const replicas = options.replicas;
+  const int rank = replicas ? replicas->rank() : 0;
+  const int ranks = replicas ? replicas->size() : 1;
+  Batcher<T> batcher(train, options.batch_size, options.shuffle, options.seed, rank, ranks);
   const Index batches = batcher.batches_per_epoch();
   if (options.schedule) check_schedule<T>(options.schedule, options.epochs, batches);
   Progress mode = options.progress;
   if (mode == Progress::automatic) {
     mode = options.out && isatty(fileno(options.out)) ? Progress::bar : Progress::lines;
   }
-  if (!options.out) mode = Progress::none;
+  if (!options.out || rank != 0) mode = Progress::none;
 
-  RecordedSteps<T> steps(model, loss, options.batch_size);
+  const ParameterList<T> parameters = model.parameters();
+  detail::FitProgress at =
+      detail::start_or_resume(options, parameters, optimizer, train.size(), rank, ranks);
+  if (replicas) replicas->broadcast(parameters, optimizer.state());
+  // With replicas, each evaluates its share of the validation set.
+  std::optional<Dataset<T>> validation_shard;
+  if (replicas && options.validation) {
+    validation_shard = shard_of(*options.validation, rank, ranks);
+  }
+  for (int epoch = 1; epoch < at.epoch; ++epoch) batcher.start_epoch();  // the orders drawn
+
+  // A replica's full batch is its shard of a full batch.
+  RecordedSteps<T> steps(model, loss, shard_of(options.batch_size, rank, ranks).size);
   Batch<T> batch;
-  History history;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  History& history = at.history;
+  for (int epoch = at.epoch; epoch <= options.epochs; ++epoch) {
     const auto start = Clock::now();
     ProgressBar bar(options.out, epoch, options.epochs, batches);
     batcher.start_epoch();
-    double loss_sum = 0;
-    Index seen = 0;
-    Index hits = 0;
-    for (Index b = 0; batcher.next(batch); ++b) {
+    batcher.skip(at.batch);
+    const Index first = std::min(at.batch * options.batch_size, train.size());
+    double* const sums = at.sums.data() + 3 * rank;
+    double& loss_sum = sums[0];  // this replica's, over its shards
+    double& seen = sums[1];
+    double& hits = sums[2];
+    double epoch_rate = optimizer.learning_rate();  // the history's: the epoch's first step's
+    for (Index b = at.batch; batcher.next(batch); ++b) {
       if (options.schedule) {
         optimizer.set_learning_rate(
             options.schedule(epoch - 1 + static_cast<double>(b) / static_cast<double>(batches)));
+        if (b == 0) epoch_rate = optimizer.learning_rate();
       }
-      RecordedStep<T>& step = steps(batch);
       optimizer.zero_grad();
-      const double value = step.gradient(batch);
-      if (!std::isfinite(value)) {
-        throw ad::NumericError(fmt::format(
-            "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be too "
-            "high",
-            value, epoch, b + 1, optimizer.learning_rate()));
+      if (batch.size() > 0) {
+        RecordedStep<T>& step = steps(batch);
+        double value = 0;
+        if (replicas) {
+          const Index whole = std::min(options.batch_size, train.size() - b * options.batch_size);
+          replicas->backward(
+              &step.tape(), [&](const auto& passed) { value = step.gradient(batch, passed); },
+              static_cast<T>(batch.size()) / static_cast<T>(whole), parameters);
+        } else {
+          value = step.gradient(batch);
+        }
+        if (!std::isfinite(value)) {
+          throw ad::NumericError(fmt::format(
+              "fit: the loss became {} in epoch {}, batch {}; the learning rate ({:g}) may be "
+              "too high",
+              value, epoch, b + 1, optimizer.learning_rate()));
+        }
+        loss_sum += value * static_cast<double>(batch.size());
+        seen += static_cast<double>(batch.size());
+        if (!batch.labels().empty()) {
+          hits += static_cast<double>(correct(step.output(), batch.labels()));
+        }
+      } else {
+        replicas->backward(nullptr, {}, T(0), parameters);  // an empty shard of this batch
       }
       optimizer.step();
-      loss_sum += value * static_cast<double>(batch.size());
-      seen += batch.size();
-      if (!batch.labels().empty()) hits += correct(step.output(), batch.labels());
+      at.batch = b + 1;
+      ++at.step;
+      if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
+        if (replicas) replicas->sum(at.sums);
+        if (rank == 0) {
+          detail::write_checkpoint(options.checkpoint, parameters, optimizer, at, options,
+                                   train.size());
+        }
+        at.keep_own_sums(rank);
+      }
       if (mode == Progress::bar) {
-        bar.update(b + 1, loss_sum / static_cast<double>(seen), seen, seconds_since(start));
+        // This replica's running loss; the samples are the group's.
+        const Index samples = std::min((b + 1) * options.batch_size, train.size()) - first;
+        bar.update(b + 1, loss_sum / seen, samples, seconds_since(start));
       }
     }
+    double epoch_sums[3] = {loss_sum, seen, hits};
+    if (replicas) replicas->sum(epoch_sums);
     EpochStats stats;
     stats.epoch = epoch;
     stats.seconds = seconds_since(start);
-    stats.train_loss = loss_sum / static_cast<double>(seen);
-    if (!train.labels.empty()) {
-      stats.train_accuracy = static_cast<double>(hits) / static_cast<double>(seen);
-    }
-    stats.learning_rate = optimizer.learning_rate();
+    stats.train_loss = epoch_sums[0] / epoch_sums[1];
+    if (!train.labels.empty()) stats.train_accuracy = epoch_sums[2] / epoch_sums[1];
+    stats.learning_rate = epoch_rate;
     if (options.validation) {
+      const Index eval_batch = std::max<Index>(options.batch_size, 256);
       const Evaluation e =
-          evaluate(model, loss, *options.validation, std::max<Index>(options.batch_size, 256));
+          replicas ? evaluate_group(model, loss, *validation_shard, eval_batch, *replicas)
+                   : evaluate(model, loss, *options.validation, eval_batch);
       stats.val_loss = e.loss;
       stats.val_accuracy = e.accuracy;
     }
     history.epochs.push_back(stats);
+    at.epoch = epoch + 1;
+    at.batch = 0;
+    std::fill(at.sums.begin(), at.sums.end(), 0.0);
     if (mode == Progress::bar) bar.clear();
     if (mode != Progress::none) print_epoch(options.out, stats, options.epochs);
     bool go_on = true;
@@ -241,8 +327,8 @@ History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const
 }
 
 template <class T>
-Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
-                    Index batch_size) {
+Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
+                    const Dataset<T>& data, Index batch_size) {
   if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
   Batcher<T> batcher(data, batch_size, false);
   batcher.start_epoch();
@@ -263,7 +349,8 @@ Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data
 }
 
 template <class T>
-Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size) {
+Matrix<T> predict(Layer<T>& model, const std::type_identity_t<Eigen::Ref<const Matrix<T>>>& x,
+                  Index batch_size) {
   if (batch_size <= 0) {
     throw ad::Error(fmt::format("predict: the batch size must be at least 1, got {}", batch_size));
   }
@@ -288,14 +375,17 @@ std::vector<int> classes_of(const Eigen::Ref<const Matrix<T>>& outputs) {
   return classes;
 }
 
-template History fit(Layer<float>&, const Loss<float>&, Optimizer<float>&, const Dataset<float>&,
-                     const FitOptions<float>&);
-template History fit(Layer<double>&, const Loss<double>&, Optimizer<double>&,
-                     const Dataset<double>&, const FitOptions<double>&);
-template Evaluation evaluate(Layer<float>&, const Loss<float>&, const Dataset<float>&, Index);
-template Evaluation evaluate(Layer<double>&, const Loss<double>&, const Dataset<double>&, Index);
-template Matrix<float> predict(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
-template Matrix<double> predict(Layer<double>&, const Eigen::Ref<const Matrix<double>>&, Index);
+template History fit<float>(Layer<float>&, const Loss<float>&, Optimizer<float>&,
+                            const Dataset<float>&, const FitOptions<float>&);
+template History fit<double>(Layer<double>&, const Loss<double>&, Optimizer<double>&,
+                             const Dataset<double>&, const FitOptions<double>&);
+template Evaluation evaluate<float>(Layer<float>&, const Loss<float>&, const Dataset<float>&,
+                                    Index);
+template Evaluation evaluate<double>(Layer<double>&, const Loss<double>&, const Dataset<double>&,
+                                     Index);
+template Matrix<float> predict<float>(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
+template Matrix<double> predict<double>(Layer<double>&, const Eigen::Ref<const Matrix<double>>&,
+                                        Index);
 template std::vector<int> classes_of(const Eigen::Ref<const Matrix<float>>&);
 template std::vector<int> classes_of(const Eigen::Ref<const Matrix<double>>&);
 

@@ -1,7 +1,9 @@
-// The model reader (nn::load) into a float and a double 3-4-2 network. The first byte's low
-// bit asks the harness to write a correct CRC-32 over the rest before loading, so that the
-// fuzzer gets past the checksum to what load does after it; the rest is the file. Every
-// refusal must be an nn::FileError, and a refused load must leave the model unchanged.
+// The model reader: nn::load into a float and a double 3-4-2 network, and nn::load_model,
+// which builds a model from the file's architecture (format version 2), in both types. The
+// first byte's low bit asks the harness to write a correct CRC-32 over the rest before
+// loading, so that the fuzzer gets past the checksum to what load does after it; the rest is
+// the file. Every refusal must be an nn::FileError, and a refused load must leave the model
+// unchanged.
 
 #include "fuzz_support.hpp"
 
@@ -46,6 +48,19 @@ void load_into_network(const std::filesystem::path& file) {
   }
 }
 
+// A model built from the file must be usable: it is run on a batch of zeros.
+template <class T>
+void load_a_model(const std::filesystem::path& file) {
+  try {
+    ad::nn::Sequential<T> model = ad::nn::load_model<T>(file);
+    if (const auto in = model.input_features()) {
+      ad::Tape<T> tape;
+      model(tape.constant(ad::Matrix<T>::Zero(*in, 2)));
+    }
+  } catch (const ad::nn::FileError&) {
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -61,6 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& path = file.write(bytes);
     load_into_network<float>(path);
     load_into_network<double>(path);
+    load_a_model<float>(path);
+    load_a_model<double>(path);
   } catch (const std::exception& e) {
     ad_fuzz::finding("model reader threw", e);
   }

@@ -1,5 +1,7 @@
 #include "catalog.hpp"
 
+#include <fmt/format.h>
+
 #include <utility>
 
 namespace ad_test {
@@ -327,6 +329,119 @@ void add_softmax_losses(std::vector<CatalogCase>& c) {
       f, "mse", "", "mse", [](auto x) { return mse(x[0], x[1]); }, each_twice(loss_shapes())));
 }
 
+// Inputs are drawn inside each op's domain (the Domain values above); the family's test
+// (test_linalg.cpp) adds 64x64 inputs, ill-conditioned ones and the domain errors.
+void add_linalg(std::vector<CatalogCase>& c) {
+  const Family f = Family::linalg;
+  const std::vector<Shape> squares = {{1, 1}, {2, 2}, {4, 4}, {7, 7}};
+  c.push_back(make_case(
+      f, "cholesky", "", "cholesky", [](auto x) { return cholesky(x[0]); },
+      each(squares, Domain::spd)));
+  c.push_back(make_case(
+      f, "cholesky", "", "cholesky of A + W − Wᵀ (read as ½(A + Aᵀ): no gradient for W)",
+      [](auto x) { return cholesky(x[0] + x[1] - transpose(x[1])); },
+      pairs({{{3, 3}, {3, 3}}}, Domain::spd, Domain::small)));
+  std::vector<Sample> systems;
+  for (Shape s : squares) {
+    for (Eigen::Index k : {1, 3}) systems.push_back({{s, Domain::regular}, {{s.rows, k}}});
+  }
+  using ad::Transposed;
+  using ad::Triangle;
+  for (Triangle triangle : {Triangle::lower, Triangle::upper}) {
+    for (Transposed transposed : {Transposed::no, Transposed::yes}) {
+      const std::string label =
+          fmt::format("triangular_solve {}{}", triangle == Triangle::lower ? "lower" : "upper",
+                      transposed == Transposed::yes ? " transposed" : "");
+      c.push_back(make_case(
+          f, "triangular_solve", "", label,
+          [triangle, transposed](auto x) {
+            return triangular_solve(x[0], x[1], triangle, transposed);
+          },
+          systems));
+    }
+  }
+  c.push_back(make_case(
+      f, "cholesky_solve", "", "cholesky_solve", [](auto x) { return cholesky_solve(x[0], x[1]); },
+      systems));
+  std::vector<Sample> spd_systems;
+  for (Shape s : squares) spd_systems.push_back({{s, Domain::spd}, {{s.rows, 2}}});
+  c.push_back(make_case(
+      f, "cholesky_solve", "", "cholesky_solve(cholesky(A), B) = A⁻¹ B",
+      [](auto x) { return cholesky_solve(cholesky(x[0]), x[1]); }, spd_systems));
+  c.push_back(make_case(
+      f, "logdet_spd", "", "logdet_spd", [](auto x) { return logdet_spd(x[0]); },
+      each(squares, Domain::spd)));
+  c.push_back(make_case(
+      f, "eigh_values", "", "eigh_values", [](auto x) { return eigh_values(x[0]); },
+      each(squares, Domain::separated_eigenvalues)));
+  c.push_back(make_case(
+      f, "eigh_vectors", "", "eigh_vectors", [](auto x) { return eigh_vectors(x[0]); },
+      each(squares, Domain::separated_eigenvalues)));
+  c.push_back(make_case(
+      f, "eigh_vectors", "", "eigh: V diag(λ) Vᵀ, both factors of one factorisation",
+      [](auto x) {
+        const auto e = ad::eigh(x[0]);
+        return e.vectors * diag(e.values) * transpose(e.vectors);
+      },
+      each({{3, 3}}, Domain::separated_eigenvalues)));
+  const std::vector<Shape> rectangles = {{1, 1}, {1, 4}, {4, 1}, {3, 3}, {5, 3}, {3, 5}};
+  c.push_back(make_case(
+      f, "singular_values", "", "singular_values", [](auto x) { return singular_values(x[0]); },
+      each(rectangles, Domain::separated_singular_values)));
+  c.push_back(make_case(
+      f, "svd_u", "", "svd_u", [](auto x) { return svd_u(x[0]); },
+      each(rectangles, Domain::separated_singular_values)));
+  c.push_back(make_case(
+      f, "svd_v", "", "svd_v", [](auto x) { return svd_v(x[0]); },
+      each(rectangles, Domain::separated_singular_values)));
+  c.push_back(make_case(
+      f, "svd_v", "", "svd: U diag(s) Vᵀ = A",
+      [](auto x) {
+        const auto d = ad::svd(x[0]);
+        return d.u * diag(d.s) * transpose(d.v);
+      },
+      each({{4, 2}, {2, 4}}, Domain::separated_singular_values)));
+  const std::vector<Shape> tall = {{1, 1}, {4, 1}, {3, 3}, {5, 3}};
+  c.push_back(make_case(
+      f, "qr_q", "", "qr_q", [](auto x) { return qr_q(x[0]); },
+      each(tall, Domain::full_column_rank)));
+  c.push_back(make_case(
+      f, "qr_r", "", "qr_r", [](auto x) { return qr_r(x[0]); },
+      each(tall, Domain::full_column_rank)));
+  c.push_back(make_case(
+      f, "qr_r", "", "qr: Q R = A",
+      [](auto x) {
+        const auto d = ad::qr(x[0]);
+        return d.q * d.r;
+      },
+      each({{4, 2}}, Domain::full_column_rank)));
+  c.push_back(make_case(
+      f, "matrix_exp", "", "matrix_exp", [](auto x) { return matrix_exp(x[0]); },
+      each(squares, Domain::small)));
+  c.push_back(make_case(
+      f, "matrix_exp", "", "matrix_exp of a larger A (squaring steps)",
+      [](auto x) { return matrix_exp(4.0 * x[0]); }, each({{3, 3}})));
+  c.push_back(make_case(
+      f, "log_sum_exp", "", "log_sum_exp", [](auto x) { return log_sum_exp(x[0]); },
+      each(unary_shapes())));
+  for (ad::Axis axis : {ad::Axis::rows, ad::Axis::cols}) {
+    const std::string along = axis == ad::Axis::rows ? " along rows" : " along cols";
+    c.push_back(make_case(
+        f, "log_sum_exp", "along an axis, as `sum(a, axis)`", "log_sum_exp" + along,
+        [axis](auto x) { return log_sum_exp(x[0], axis); }, each(unary_shapes())));
+  }
+  c.push_back(make_case(
+      f, "kron", "", "kron", [](auto x) { return kron(x[0], x[1]); },
+      pairs({{{1, 1}, {1, 1}},
+             {{1, 1}, {2, 3}},
+             {{2, 3}, {1, 1}},
+             {{2, 1}, {1, 3}},
+             {{2, 3}, {3, 2}}})));
+  c.push_back(make_case(
+      f, "kron", "", "kron(a, a)", [](auto x) { return kron(x[0], x[0]); },
+      each({{2, 2}, {1, 3}})));
+}
+
 }  // namespace
 
 std::string_view to_string(Family family) {
@@ -347,6 +462,8 @@ std::string_view to_string(Family family) {
       return "structure";
     case Family::softmax_losses:
       return "softmax_losses";
+    case Family::linalg:
+      return "linalg";
   }
   return "?";
 }
@@ -368,6 +485,7 @@ const std::vector<CatalogCase>& catalog() {
     add_algebra(all);
     add_structure(all);
     add_softmax_losses(all);
+    add_linalg(all);
     return all;
   }();
   return cases;

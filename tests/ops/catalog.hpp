@@ -28,7 +28,8 @@ enum class Family {
   reduce,
   algebra,
   structure,
-  softmax_losses
+  softmax_losses,
+  linalg,  // cholesky.cpp, decompositions.cpp and matrix_functions.cpp
 };
 
 std::string_view to_string(Family family);
@@ -42,6 +43,11 @@ enum class Domain {
   probabilities,   // positive, each column summing to 1: softmax targets
   regular,         // square, diagonally dominant: well conditioned for inverse, solve, logdet
   negative_det,    // regular with its first row negated: det A < 0 at every size
+  spd,             // X Xᵀ / n + 0.1 I: symmetric positive definite, for cholesky, logdet_spd
+  separated_eigenvalues,      // symmetric, eigenvalues about 1, 2, …, n (gaps near 1): eigh
+  separated_singular_values,  // rectangular diagonal k, k − 1, …, 1 plus a small random part
+  full_column_rank,           // m ≥ n, the first n rows diagonally dominant: qr
+  small,  // uniform in [−0.5, 0.5]: matrix_exp, whose value grows like e^‖A‖
 };
 
 struct Input {

@@ -1,5 +1,8 @@
 #include "op_checks.hpp"
 
+#include <Eigen/QR>
+
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -29,6 +32,26 @@ Mat draw(Input input, std::mt19937_64& rng) {
       if (input.domain == Domain::negative_det) a.row(0) *= -1;
       return a;
     }
+    case Domain::spd:
+      return m * m.transpose() / static_cast<double>(cols) + 0.1 * Mat::Identity(rows, rows);
+    case Domain::separated_eigenvalues: {
+      // A random rotation of diag(1, 2, …, n), plus a symmetric part of norm below 0.1 · n / n.
+      const Eigen::HouseholderQR<Mat> qr(m);
+      const Mat q = qr.householderQ();
+      const Mat values =
+          Eigen::VectorXd::LinSpaced(rows, 1, static_cast<double>(rows)).asDiagonal();
+      return q * values * q.transpose() + 0.01 * (m + m.transpose()) / static_cast<double>(rows);
+    }
+    case Domain::separated_singular_values: {
+      Mat a = 0.02 * m / static_cast<double>(std::max(rows, cols));
+      const Eigen::Index k = std::min(rows, cols);
+      for (Eigen::Index i = 0; i < k; ++i) a(i, i) += static_cast<double>(k - i);
+      return a;
+    }
+    case Domain::full_column_rank:
+      return m * 0.3 + Mat::Identity(rows, cols) * static_cast<double>(cols);
+    case Domain::small:
+      return m * 0.25;
   }
   return m;
 }

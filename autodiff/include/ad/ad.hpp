@@ -1,8 +1,10 @@
 #pragma once
-// The engine in one include: tape, variables and parameters, ops, gradcheck, printing.
+// The engine in one include: tape, variables and parameters, ops, gradcheck, printing,
+// replay, the derivations of ad::explain and the version.
 
 #include <ad/custom_op.hpp>
 #include <ad/error.hpp>
+#include <ad/explain.hpp>
 #include <ad/expression.hpp>
 #include <ad/format.hpp>
 #include <ad/gradcheck.hpp>
@@ -13,4 +15,6 @@
 #include <ad/parameter.hpp>
 #include <ad/random.hpp>
 #include <ad/replay.hpp>
+#include <ad/symbolic.hpp>
 #include <ad/tape.hpp>
+#include <ad/version.hpp>

@@ -4,6 +4,17 @@
 // Debug builds (AD_DEBUG_CHECKS) turn Eigen's assertions into exceptions, so that an
 // adjoint rule that writes an adjoint of the wrong shape is reported as an ad::Error that
 // names the op, rather than an abort without context.
+//
+// It also checks that the program is compiled with the definitions the library was built
+// with (the usage requirements of ad::autodiff, or `pkg-config --cflags ad`): they change the
+// layout of classes and the alignment of matrices that pass between the two.
+
+#include <ad/version.hpp>
+
+#if defined(AD_DEBUG_CHECKS) != AD_BUILT_WITH_DEBUG_CHECKS
+#error \
+    "AD_DEBUG_CHECKS must be defined exactly when the ad library was built with it: compile with the usage requirements of ad::autodiff or the flags of `pkg-config --cflags ad`"
+#endif
 
 namespace ad::detail {
 // Throws ad::Error naming the failed condition.
@@ -16,3 +27,8 @@ namespace ad::detail {
 #endif
 
 #include <Eigen/Core>
+
+#if EIGEN_MAX_ALIGN_BYTES != 64
+#error \
+    "ad's matrices are 64-byte aligned (EIGEN_MAX_ALIGN_BYTES=64): define it for every file that includes Eigen, as the usage requirements of ad::autodiff and `pkg-config --cflags ad` do"
+#endif

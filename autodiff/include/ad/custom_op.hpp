@@ -177,12 +177,21 @@ Expr<T> symbolic_of(const Symbolic<T>& s, int i) {
   return Op::symbolic(Symbolic<T, SavedType<Op>>(s), i);
 }
 
-// Registers Op's symbolic rule, under its adjoint rule, when the program starts: naming it
-// in record_inputs instantiates it for each op the program records, and costs no
-// instruction there.
+// Op's symbolic rule, or null for an op that gives none (ad::explain then calls its adjoint
+// rule).
 template <class Op, class T>
-inline const bool symbolic_registered =
-    (register_symbolic<T>(&adjoint_of<Op, T>, &symbolic_of<Op, T>), true);
+constexpr auto symbolic_rule_of() -> Expr<T> (*)(const Symbolic<T>&, int) {
+  if constexpr (HasSymbolic<Op, T>) {
+    return &symbolic_of<Op, T>;
+  } else {
+    return nullptr;
+  }
+}
+
+// The record every node of op Op points at.
+template <class Op, class T>
+inline constexpr OpRules<T> rules_of{&value_of<Op, T>, &adjoint_of<Op, T>,
+                                     symbolic_rule_of<Op, T>()};
 
 // Appends op Op's node and computes its value: every op, built in or custom, is recorded
 // here. If the value rule throws, or check_finite refuses the value, the node is removed
@@ -192,9 +201,7 @@ template <class Op, class T, class Inputs>
 [[gnu::always_inline]] inline Var<T> record_inputs(Tape<T>& tape, const char* name,
                                                    const Inputs& inputs, Shape shape,
                                                    std::source_location where, void* saved) {
-  if constexpr (HasSymbolic<Op, T>) static_cast<void>(symbolic_registered<Op, T>);
-  Var<T> c = OpAccess<T>::append(tape, {name, shape, &value_of<Op, T>, &adjoint_of<Op, T>, saved},
-                                 inputs, where);
+  Var<T> c = OpAccess<T>::append(tape, {name, shape, &rules_of<Op, T>, saved}, inputs, where);
   try {
     Op::value(Rule<T, SavedType<Op>>(tape, c.index()));
     // By index: a reference to c would keep it in memory, and reading it back right after

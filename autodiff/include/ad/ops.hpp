@@ -236,4 +236,113 @@ template <class T>
 Var<T> softmax_cross_entropy(const Var<T>& logits, const Var<T>& targets,
                              std::source_location where = std::source_location::current());
 
+// Linear algebra with factorisations (src/ops/cholesky.cpp, decompositions.cpp,
+// matrix_functions.cpp). Each op factors its input once, when it is recorded, and keeps the
+// factors on the tape for its adjoint. Ops of a symmetric matrix (cholesky, logdet_spd,
+// eigh_*) read A as ½(A + Aᵀ), so that their value and gradient are those of a function of
+// every element of A and the gradient is symmetric. Square inputs must be at least 1x1.
+
+// Which triangle of a matrix triangular_solve reads; the other is taken as zero.
+enum class Triangle { lower, upper };
+// Whether triangular_solve solves with the triangle or with its transpose.
+enum class Transposed { no, yes };
+
+// L = chol(½(A + Aᵀ)), lower, with L Lᵀ = ½(A + Aᵀ)
+//     Ā += ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Φ: the lower triangle, its diagonal halved)
+// ad::NumericError naming the failing pivot if ½(A + Aᵀ) is not positive definite.
+template <class T>
+Var<T> cholesky(const Var<T>& a, std::source_location where = std::source_location::current());
+// X = op(T)⁻¹ B, T's lower or upper triangle, op(T) = T or Tᵀ
+//     B̄ += op(T)⁻ᵀ X̄ ;  T̄ += −tri(op(T)⁻ᵀ X̄ Xᵀ) (or its transpose for op(T) = Tᵀ)
+// ad::NumericError if a diagonal element of T is 0 or not finite.
+template <class T>
+Var<T> triangular_solve(const Var<T>& t, const Var<T>& b, Triangle triangle,
+                        Transposed transposed = Transposed::no,
+                        std::source_location where = std::source_location::current());
+// X = (L Lᵀ)⁻¹ B, L lower (a Cholesky factor)
+//     B̄ += G, G = (L Lᵀ)⁻¹ X̄ ;  L̄ += −tril((G Xᵀ + X Gᵀ) L)
+template <class T>
+Var<T> cholesky_solve(const Var<T>& l, const Var<T>& b,
+                      std::source_location where = std::source_location::current());
+// c = ln det ½(A + Aᵀ) = 2 Σᵢ ln Lᵢᵢ by Cholesky     Ā += c̄ A⁻¹ (symmetric)
+template <class T>
+Var<T> logdet_spd(const Var<T>& a, std::source_location where = std::source_location::current());
+
+// Decompositions with several factors: one op per factor, each a node of its own, so that a
+// node keeps one value. eigh(A), svd(A) and qr(A) return all the factors at once from one
+// factorisation, which their nodes share; the adjoint is linear in the factors' adjoints,
+// so each node adds its own part. Signs are fixed so that each factor is a continuous
+// function of A: the largest-magnitude element of each eigenvector and of each left
+// singular vector is positive, and R's diagonal is positive.
+//
+// λ = eigenvalues of ½(A + Aᵀ), ascending (n x 1)     Ā += V diag(λ̄) Vᵀ
+template <class T>
+Var<T> eigh_values(const Var<T>& a, std::source_location where = std::source_location::current());
+// V = eigenvectors of ½(A + Aᵀ) (columns, in the order of λ)
+//     Ā += ½(E + Eᵀ), E = V (F ⊙ Vᵀ V̄) Vᵀ, Fᵢⱼ = 1 / (λⱼ − λᵢ), 0 where λᵢ = λⱼ
+template <class T>
+Var<T> eigh_vectors(const Var<T>& a, std::source_location where = std::source_location::current());
+template <class T>
+struct Eigh {
+  Var<T> values;   // eigh_values(a)
+  Var<T> vectors;  // eigh_vectors(a)
+};
+template <class T>
+Eigh<T> eigh(const Var<T>& a, std::source_location where = std::source_location::current());
+
+// Thin SVD A = U diag(s) Vᵀ of an m x n A, k = min(m, n).
+//
+// s = singular values, descending (k x 1)              Ā += U diag(s̄) Vᵀ
+template <class T>
+Var<T> singular_values(const Var<T>& a,
+                       std::source_location where = std::source_location::current());
+// U (m x k)   Ā += U (F ⊙ (UᵀŪ − ŪᵀU)) S Vᵀ + (I − U Uᵀ) Ū S⁻¹ Vᵀ, Fᵢⱼ = 1 / (sⱼ² − sᵢ²)
+template <class T>
+Var<T> svd_u(const Var<T>& a, std::source_location where = std::source_location::current());
+// V (n x k)   Ā += U S (F ⊙ (VᵀV̄ − V̄ᵀV)) Vᵀ + U S⁻¹ V̄ᵀ (I − V Vᵀ)
+template <class T>
+Var<T> svd_v(const Var<T>& a, std::source_location where = std::source_location::current());
+template <class T>
+struct Svd {
+  Var<T> u;  // svd_u(a)
+  Var<T> s;  // singular_values(a)
+  Var<T> v;  // svd_v(a)
+};
+template <class T>
+Svd<T> svd(const Var<T>& a, std::source_location where = std::source_location::current());
+
+// Thin QR A = Q R of an m x n A, m ≥ n, of full column rank; R's diagonal positive.
+//
+// Q (m x n, orthonormal columns)   Ā += (Q̄ + Q sym_l(−Q̄ᵀQ)) R⁻ᵀ, sym_l(M) = tril(M) + tril(M, −1)ᵀ
+template <class T>
+Var<T> qr_q(const Var<T>& a, std::source_location where = std::source_location::current());
+// R (n x n, upper triangular)      Ā += Q sym_l(R R̄ᵀ) R⁻ᵀ
+template <class T>
+Var<T> qr_r(const Var<T>& a, std::source_location where = std::source_location::current());
+template <class T>
+struct Qr {
+  Var<T> q;  // qr_q(a)
+  Var<T> r;  // qr_r(a)
+};
+template <class T>
+Qr<T> qr(const Var<T>& a, std::source_location where = std::source_location::current());
+
+// C = e^A (scaling and squaring with Padé)
+//     Ā += the top right block of exp([[Aᵀ, C̄], [0, Aᵀ]])
+template <class T>
+Var<T> matrix_exp(const Var<T>& a, std::source_location where = std::source_location::current());
+// c = ln Σᵢⱼ e^Aᵢⱼ, stable at any magnitude      Ā += c̄ e^(A − c)
+// Along an axis as sum(a, axis): one value per column (Axis::rows) or per row (Axis::cols),
+//     C = ln 𝟙ᵀe^A or ln e^A𝟙                       Ā += 𝟙C̄ ⊙ e^(A − 𝟙C) (or C̄𝟙ᵀ alike)
+template <class T>
+Var<T> log_sum_exp(const Var<T>& a, std::source_location where = std::source_location::current());
+template <class T>
+Var<T> log_sum_exp(const Var<T>& a, Axis axis,
+                   std::source_location where = std::source_location::current());
+// C = A ⊗ B (the Kronecker product, mp x nq)
+//     Āᵢⱼ += ⟨C̄ᵢⱼ, B⟩ (C̄ᵢⱼ: C̄'s p x q block at i, j) ;  B̄ += Σᵢⱼ Aᵢⱼ C̄ᵢⱼ
+template <class T>
+Var<T> kron(const Var<T>& a, const Var<T>& b,
+            std::source_location where = std::source_location::current());
+
 }  // namespace ad

@@ -24,6 +24,7 @@
 #include <ad/tape.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -63,6 +64,10 @@ class Recording {
   // parameters' gradients accumulate as with Tape::backward.
   Eigen::Map<const Matrix<T>> gradient(std::initializer_list<Eigen::Ref<const Matrix<T>>> inputs);
   Eigen::Map<const Matrix<T>> gradient(std::span<const Matrix<T>> inputs);
+  // gradient(inputs) whose sweep calls passed(i) as it goes past node i of tape()
+  // (Tape::backward_reporting); an empty passed is gradient(inputs).
+  Eigen::Map<const Matrix<T>> gradient(std::initializer_list<Eigen::Ref<const Matrix<T>>> inputs,
+                                       const std::function<void(std::uint32_t)>& passed);
   // f(inputs) and the vector-Jacobian product seedᵀJ (seed shaped like f's value): grad(k).
   Eigen::Map<const Matrix<T>> vjp(std::initializer_list<Eigen::Ref<const Matrix<T>>> inputs,
                                   const Eigen::Ref<const Matrix<T>>& seed);
@@ -89,7 +94,8 @@ class Recording {
   void release() noexcept;
   template <class List>
   Eigen::Map<const Matrix<T>> evaluate(const List& inputs, const Eigen::Ref<const Matrix<T>>* seed,
-                                       bool differentiate, const char* op);
+                                       bool differentiate, const char* op,
+                                       const std::function<void(std::uint32_t)>* passed = nullptr);
   void compare_with_fresh_recording() const;
 
   Function fn_;

@@ -42,7 +42,7 @@ class Expr {
     quotient,    // A ⊘ B
     affine,      // α A + β, α and β numbers
     scaled,      // c A, c a 1x1 expression
-    map,         // f(A), a named function of a matrix (sign(A), A⁻ᵀ, softmax(Z))
+    map,         // f(A) or f(A, B), a named function of matrices (sign(A), A⁻ᵀ, softmax(Z))
     derivative,  // f'(A), printed so or spelt out as args[1]
     block,       // A[i:i+r, j:j+c]
     embed,       // A placed at (i, j) in zeros of the node's shape
@@ -52,13 +52,13 @@ class Expr {
     Kind kind = Kind::zero;
     Shape shape{};
     std::vector<Expr> args{};
-    std::string symbol{};           // map: a format with {} for the argument; derivative: "σ'"
+    std::string symbol{};           // map: a format with {} for each argument; derivative: "σ'"
     std::uint32_t index = 0;        // value, adjoint, opaque: the tape node
     int input = 0;                  // opaque: which input's contribution
     T alpha = 1, beta = 0;          // affine
     Eigen::Index row = 0, col = 0;  // block, embed
-    std::function<Matrix<T>(const Matrix<T>&)> function{};  // map
-    Matrix<T> matrix{};                                     // literal
+    std::function<Matrix<T>(const std::vector<Matrix<T>>&)> function{};  // map: of args' values
+    Matrix<T> matrix{};                                                  // literal
     bool unit = false;  // seed: a 1x1 seed of 1, left out of products
   };
 
@@ -116,6 +116,10 @@ Expr<T> literal(std::string name, Matrix<T> m);
 template <class T>
 Expr<T> map(std::string format, const Expr<T>& a, Shape shape,
             std::function<Matrix<T>(const Matrix<T>&)> f);
+// f(A, B): `format` has {} for A, then for B (or {0} and {1}).
+template <class T>
+Expr<T> map(std::string format, const Expr<T>& a, const Expr<T>& b, Shape shape,
+            std::function<Matrix<T>(const Matrix<T>&, const Matrix<T>&)> f);
 // The same for an elementwise function of one element.
 template <class T>
 Expr<T> map_elements(std::string format, const Expr<T>& a, std::function<T(T)> f);
@@ -152,7 +156,7 @@ struct SymbolicNode {
 // An op's node as its symbolic rule sees it: the inputs' and the output's values as
 // expressions x(i) and y(), the output's adjoint ybar() (C̄), the numbers behind them (for a
 // rule that depends on them, as det's does) and the op's saved state.
-template <class T, class Saved = void>
+template <class T, class Saved>  // Saved = void, declared in ad/tape.hpp
 class Symbolic {
  public:
   explicit Symbolic(const detail::SymbolicNode<T>& node) : node_(&node) {}
@@ -177,20 +181,5 @@ class Symbolic {
   friend class Symbolic;
   const detail::SymbolicNode<T>* node_;
 };
-
-namespace detail {
-
-template <class T>
-using SymbolicRule = Expr<T> (*)(const Symbolic<T>&, int);
-
-// The symbolic rules of the ops recorded in this program, by adjoint rule: each op's
-// symbolic_registered (below) adds its entry when the program starts.
-template <class T>
-void register_symbolic(AdjointRule<T> rule, SymbolicRule<T> symbolic);
-// Null for an op without a symbolic rule.
-template <class T>
-SymbolicRule<T> symbolic_rule(AdjointRule<T> rule);
-
-}  // namespace detail
 
 }  // namespace ad

@@ -41,6 +41,10 @@ template <class T, class Saved = void>
 class Rule;
 template <class T>
 class Recording;
+template <class T>
+class Expr;
+template <class T, class Saved = void>
+class Symbolic;
 
 namespace detail {
 template <class T>
@@ -49,14 +53,18 @@ template <class T>
 struct ExplainAccess;
 }  // namespace detail
 
-// An adjoint rule: adds the node's contribution into its inputs' adjoints. A plain
-// function pointer, so a node stays a small record.
+// An op's rules: the value rule computes the node's value from its inputs' (run when
+// recorded, and again when a recording is evaluated again, see <ad/replay.hpp>); the adjoint
+// rule adds the node's contribution into its inputs' adjoints; the symbolic rule states that
+// contribution as a matrix expression, for ad::explain (<ad/symbolic.hpp>; null for a custom
+// op that gives none). The sweeps call only the first two. One static record per op and
+// scalar type, so that a node holds a single pointer to it.
 template <class T>
-using AdjointRule = void (*)(const Rule<T>&);
-// A value rule: computes the node's value from its inputs' (kept to evaluate a recording
-// again, see <ad/replay.hpp>).
-template <class T>
-using ValueRule = void (*)(const Rule<T>&);
+struct OpRules {
+  void (*value)(const Rule<T>&);
+  void (*adjoint)(const Rule<T>&);
+  Expr<T> (*symbolic)(const Symbolic<T>&, int input);
+};
 
 // An operand together with the caller's source line. An operator cannot take a default
 // std::source_location argument, but the implicit conversion to At<X> happens at the
@@ -224,7 +232,7 @@ struct AdjointSlot {
 template <class T>
 struct alignas(64) Node {
   static constexpr std::uint32_t inline_inputs = 3;
-  AdjointRule<T> rule = nullptr;  // null for leaves
+  const OpRules<T>* rules = nullptr;  // null for leaves
   T* value = nullptr;
   T* adjoint = nullptr;
   void* saved = nullptr;  // the op's saved state (its Op::Saved), in the tape's arena
@@ -239,21 +247,18 @@ struct alignas(64) Node {
 };
 static_assert(sizeof(Node<double>) == 64 && sizeof(Node<float>) == 64);
 
-template <class T>
 struct Origin {
-  const char* op;                // the op's name ("matmul", "variable", ...)
-  ValueRule<T> value = nullptr;  // null for leaves
+  const char* op;  // the op's name ("matmul", "variable", ...)
   std::source_location where;
 };
 
-// What an op records besides its inputs: its name, output shape, value and adjoint rules
-// and saved state (the op's Saved object in the tape's arena, or null).
+// What an op records besides its inputs: its name, output shape, rules and saved state (the
+// op's Saved object in the tape's arena, or null).
 template <class T>
 struct OpRecord {
   const char* name;
   Shape shape;
-  ValueRule<T> value;
-  AdjointRule<T> rule;
+  const OpRules<T>* rules;
   void* saved = nullptr;
 };
 
@@ -324,6 +329,17 @@ class Tape {
   void backward(const Var<T>& output, std::source_location where = std::source_location::current());
   void backward(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
                 std::source_location where = std::source_location::current());
+  // backward(output) that calls passed(i) as the sweep goes past node i, for each i from
+  // output.index() down to 0, once node i's rule has run (or been skipped). Every rule of a
+  // node at or above i has then run, so a parameter p has received its whole gradient once
+  // i <= first_use(p): a caller can start on finished gradients (p.grad(), to send to other
+  // processes) while the sweep goes on. A parameter first used after the output is never
+  // passed; its gradient, like every other, is final when backward returns.
+  void backward_reporting(const Var<T>& output, const std::function<void(std::uint32_t)>& passed,
+                          std::source_location where = std::source_location::current());
+  // The index of the earliest node that reads parameter p, or of p's own node if none does;
+  // an ad::Error if this recording has not recorded p.
+  std::uint32_t first_use(const Parameter<T>& p) const;
 
   // Opt-in non-finite detection: while on, the first value (when recorded) or adjoint (in
   // a backward sweep) that holds NaN or Inf throws ad::NumericError naming the op, its
@@ -376,8 +392,8 @@ class Tape {
     T* value = arena_.allocate<T>(size);
     T* adjoint = needs_grad ? arena_.allocate<T>(size) : nullptr;
     detail::Node<T>& n = nodes_.emplace_back();
-    origins_.push_back({op.name, op.value, where});
-    n.rule = op.rule;
+    origins_.push_back({op.name, where});
+    n.rules = op.rules;
     n.value = value;
     n.adjoint = adjoint;
     n.saved = op.saved;
@@ -421,6 +437,8 @@ class Tape {
   // An ad::ShapeError naming op if a parameter this tape recorded was resized or its storage
   // moved since: its node would read freed memory.
   void check_parameters_unmoved(const char* op) const;
+  // Whether parameter p's node still describes it: same shape, same value and gradient storage.
+  static bool describes(const detail::Node<T>& n, const Parameter<T>& p);
   // The index of input i of node n.
   std::uint32_t input_index(const detail::Node<T>& n, std::uint32_t i) const {
     constexpr std::uint32_t held = detail::Node<T>::inline_inputs;
@@ -433,8 +451,11 @@ class Tape {
     }
   }
   [[noreturn]] static void reject_shape(const char* op, Shape shape, std::source_location where);
+  // Marks the gradient of every parameter whose node this sweep has written as written.
+  void mark_gradients_written();
   void sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& seed,
-             std::source_location where);
+             std::source_location where,
+             const std::function<void(std::uint32_t)>* passed = nullptr);
 
   detail::AdjointSlot<T> adjoint_slot(std::uint32_t index) {
     detail::Node<T>& n = nodes_[index];
@@ -458,7 +479,7 @@ class Tape {
   }
   // The parameter recorded as node `index`.
   const Parameter<T>& parameter_of(std::uint32_t index) const;
-  const detail::Origin<T>& origin(const detail::Node<T>& n) const {
+  const detail::Origin& origin(const detail::Node<T>& n) const {
     return origins_[static_cast<std::size_t>(&n - nodes_.data())];
   }
   [[noreturn]] void reject(const Var<T>& v, const char* op, std::source_location where) const;
@@ -476,7 +497,7 @@ class Tape {
   void require_finite_value(const detail::Node<T>& n) const;
 
   std::vector<detail::Node<T>> nodes_;
-  std::vector<detail::Origin<T>> origins_;  // origins_[i] belongs to nodes_[i]
+  std::vector<detail::Origin> origins_;     // origins_[i] belongs to nodes_[i]
   std::vector<std::uint32_t> wide_inputs_;  // inputs of ops with more than Node::inline_inputs
   // Names given with Var::named, by node; empty unless a name was given, and only read by
   // Var::name, ad::explain and ad::to_dot.

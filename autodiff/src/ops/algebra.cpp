@@ -14,12 +14,7 @@
 namespace ad {
 namespace {
 
-template <class T>
-void require_square(const char* op, const Var<T>& a, std::source_location where) {
-  if (a.rows() != a.cols() || a.rows() == 0) {
-    throw ShapeError(op, a.shape(), "needs a square matrix of at least 1x1", where);
-  }
-}
+using detail::require_square;
 
 // A's LU factorisation P A = L U, kept on the tape by the ops that use it (value and adjoint
 // from one factorisation): L below the diagonal of `lu` (its unit diagonal implied), U on

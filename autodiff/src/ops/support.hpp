@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the op definitions: finding the tape of an op's inputs, shape checks
-// that throw ShapeError, and NumPy-style broadcasting with its reduction for adjoints.
+// that throw ShapeError, NumPy-style broadcasting with its reduction for adjoints, and the
+// symbolic forms the linear-algebra ops' symbolic rules share.
 
 #include <ad/custom_op.hpp>
 #include <ad/op_table.hpp>
@@ -23,6 +24,18 @@ std::span<const OpInfo> algebra_ops();
 std::span<const OpInfo> structure_ops();
 std::span<const OpInfo> softmax_ops();
 std::span<const OpInfo> losses_ops();
+std::span<const OpInfo> cholesky_ops();
+std::span<const OpInfo> decompositions_ops();
+std::span<const OpInfo> matrix_functions_ops();
+
+// ShapeError unless A is square and at least 1x1 (the factorising ops are undefined on
+// nothing).
+template <class T>
+void require_square(const char* op, const Var<T>& a, std::source_location where) {
+  if (a.rows() != a.cols() || a.rows() == 0) {
+    throw ShapeError(op, a.shape(), "needs a square matrix of at least 1x1", where);
+  }
+}
 
 // The shape of v, an input that tape_of has checked.
 template <class T>
@@ -110,6 +123,66 @@ void add_reduced(const Rule<T>& r, int i, const Src& src) {
   } else {
     r.accumulate(i, src.rowwise().sum());
   }
+}
+
+// sym(S) = ½(S + Sᵀ): how a rule reads a matrix it takes as symmetric, and the symmetric part
+// of an adjoint.
+template <class T>
+Expr<T> symmetric_part(const Expr<T>& s) {
+  return map<T>("sym({})", s, s.shape(),
+                [](const Matrix<T>& m) { return Matrix<T>((m + m.transpose()) * T(0.5)); });
+}
+
+// tril(M) or triu(M): M with zeros outside the triangle; M itself if it is that triangle of
+// something already (or a multiple of one, or an adjoint that is one).
+template <class T>
+Expr<T> triangle_of(const Expr<T>& m, Triangle triangle) {
+  using Kind = typename Expr<T>::Kind;
+  const bool lower = triangle == Triangle::lower;
+  const char* format = lower ? "tril({})" : "triu({})";
+  const Expr<T>* inner = &m;
+  while (inner->kind() == Kind::adjoint ||
+         (inner->kind() == Kind::affine && inner->node().beta == T(0))) {
+    inner = &inner->node().args[0];
+  }
+  if (inner->kind() == Kind::map && inner->node().symbol == format) return m;
+  return map<T>(format, m, m.shape(), [lower](const Matrix<T>& x) {
+    return lower ? Matrix<T>(x.template triangularView<Eigen::Lower>())
+                 : Matrix<T>(x.template triangularView<Eigen::Upper>());
+  });
+}
+
+// A square input as a rule that reads only its triangle sees it: the input itself where the
+// other triangle is zero already (a Cholesky or QR factor), else tril(X) or triu(X).
+template <class T>
+Expr<T> as_triangular(const Expr<T>& x, const Eigen::Map<const Matrix<T>>& value,
+                      Triangle triangle) {
+  const bool lower = triangle == Triangle::lower;
+  for (Eigen::Index j = 0; j < value.cols(); ++j) {
+    for (Eigen::Index i = 0; i < value.rows(); ++i) {
+      if ((lower ? i < j : i > j) && value(i, j) != T(0)) return triangle_of(x, triangle);
+    }
+  }
+  return x;
+}
+
+// T⁻¹, or T⁻ᵀ, of a matrix read as its triangle, by a triangular solve.
+template <class T>
+Expr<T> triangular_inverse(const Expr<T>& t, Triangle triangle, bool transposed) {
+  const bool lower = triangle == Triangle::lower;
+  return map<T>(transposed ? "{}⁻ᵀ" : "{}⁻¹", t, t.shape(),
+                [lower, transposed](const Matrix<T>& m) {
+                  Matrix<T> inverse = Matrix<T>::Identity(m.rows(), m.cols());
+                  if (inverse.size() > 0) {
+                    if (lower) {
+                      m.template triangularView<Eigen::Lower>().solveInPlace(inverse);
+                    } else {
+                      m.template triangularView<Eigen::Upper>().solveInPlace(inverse);
+                    }
+                  }
+                  if (transposed) inverse.transposeInPlace();
+                  return inverse;
+                });
 }
 
 }  // namespace ad::detail

@@ -130,24 +130,42 @@ class Batch {
   std::span<const int> labels_;
 };
 
+// Part `index` of `count` near-equal parts of n items, as {first, size}: the first n % count
+// parts have one item more. Data-parallel training splits each batch this way.
+struct Shard {
+  Index first = 0;
+  Index size = 0;
+};
+Shard shard_of(Index n, int index, int count);
+
 // Batches over a dataset, one epoch at a time; with shuffling, each epoch visits the
 // samples in a new order drawn from the seeded generator. Buffers are allocated once, so
 // batching allocates nothing after construction.
+//
+// With a shard (index, count), each batch is this shard's part of the batch of batch_size
+// samples that the same Batcher without a shard would give (shard_of(batch, index, count)):
+// processes that batch the same data with the same seed, one shard each, split every
+// batch between them. A shard may be empty (a batch smaller than count).
 template <class T>
 class Batcher {
  public:
-  Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std::uint64_t seed = 0);
+  Batcher(const Dataset<T>& data, Index batch_size, bool shuffle, std::uint64_t seed = 0,
+          int shard_index = 0, int shard_count = 1);
 
   // Starts an epoch (a new order if shuffling).
   void start_epoch();
   // The next batch of the epoch; false once the epoch is done. The last batch may be smaller.
   bool next(Batch<T>& batch);
+  // Passes over the epoch's next `batches` batches without gathering them (resuming).
+  void skip(Index batches);
   Index batches_per_epoch() const;
 
  private:
   const Dataset<T>* data_;
   Index batch_size_;
   bool shuffle_;
+  int shard_index_;
+  int shard_count_;
   std::mt19937_64 rng_;
   std::vector<Index> order_;
   Index position_ = 0;

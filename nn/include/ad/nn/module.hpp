@@ -12,6 +12,7 @@
 //   fmt::print("{}", model.summary());
 
 #include <ad/nn/init.hpp>
+#include <ad/ops.hpp>  // the activation layers' ops
 #include <ad/parameter.hpp>
 #include <ad/tape.hpp>
 

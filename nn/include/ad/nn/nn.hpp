@@ -1,6 +1,8 @@
 #pragma once
-// Dense networks on the engine, in one include.
+// Dense networks on the engine, in one include, with the formatters of matrices, shapes and
+// Vars (so that fmt::print("{}", nn::predict(model, x)) compiles).
 
+#include <ad/format.hpp>
 #include <ad/nn/data.hpp>
 #include <ad/nn/error.hpp>
 #include <ad/nn/init.hpp>

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,16 @@ class Optimizer {
   void set_learning_rate(double lr);
   const ParameterList<T>& parameters() const { return parameters_; }
 
+  // What the optimiser carries from step to step besides its rate: arrays of T (SGD's
+  // velocities, Adam's moments) and counters (Adam's step count), as views into the
+  // optimiser. Checkpoints save them and replicas copy them; writing through the views sets
+  // the optimiser's state exactly.
+  struct State {
+    std::vector<std::span<T>> arrays;
+    std::vector<std::int64_t*> counters;
+  };
+  virtual State state() { return {}; }
+
  protected:
   ParameterList<T> parameters_;
   double lr_;
@@ -58,6 +69,7 @@ class SGD final : public Optimizer<T> {
  public:
   SGD(ParameterList<T> parameters, SGDOptions options);
   void step() override;
+  typename Optimizer<T>::State state() override;
 
  private:
   SGDOptions options_;
@@ -81,6 +93,7 @@ class Adam : public Optimizer<T> {
  public:
   Adam(ParameterList<T> parameters, AdamOptions options = {});
   void step() override;
+  typename Optimizer<T>::State state() override;
 
  protected:
   Adam(ParameterList<T> parameters, AdamOptions options, bool decoupled);

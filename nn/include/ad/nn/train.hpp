@@ -17,12 +17,14 @@
 #include <ad/nn/data.hpp>
 #include <ad/nn/module.hpp>
 #include <ad/nn/optim.hpp>
+#include <ad/nn/replicas.hpp>
 
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace ad::nn {
@@ -67,7 +69,9 @@ struct EpochStats {
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;
-  double learning_rate = 0;  // at the end of the epoch
+  // The rate of the epoch's first step: the rate of the whole epoch unless a schedule changes
+  // it between steps (cosine_lr), then the one the epoch started from.
+  double learning_rate = 0;
 };
 
 struct History {
@@ -103,11 +107,27 @@ struct FitOptions {
   Progress progress = Progress::automatic;
   std::vector<Callback> callbacks = {};
   std::FILE* out = stdout;
+  // Data parallelism: this process's replica in a group (replicas.hpp; ad::nn_mpi's
+  // nn::mpi::Replicas over MPI), or nullptr to train alone. batch_size is then the batch of
+  // the whole group, split between the replicas; the epoch's figures are the group's; only
+  // rank 0 prints. Parameters and optimiser state start as rank 0's.
+  Replicas<T>* replicas = nullptr;
+  // Every checkpoint_every steps (0: never) the model, the optimiser's state, the position
+  // in training (epoch, batch, step, the epoch's running sums) and the history so far are
+  // written to `checkpoint`, atomically (by rank 0 alone). With resume, a checkpoint found
+  // there is read first (by every rank) and training goes on from it, to the same
+  // parameters, bit for bit, as a run that was never stopped (with the same replicas).
+  std::filesystem::path checkpoint = {};
+  std::int64_t checkpoint_every = 0;
+  bool resume = false;
 };
 
+// The scalar type T is deduced from the model, optimiser and data: the loss (a function
+// object such as CrossEntropy{} or a lambda) and the options are not used to deduce it, so
+// nn::fit(model, nn::CrossEntropy{}, opt, train, {.epochs = 5}) needs no <float>.
 template <class T>
-History fit(Layer<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, const Dataset<T>& train,
-            const FitOptions<T>& options = {});
+History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimizer<T>& optimizer,
+            const Dataset<T>& train, const std::type_identity_t<FitOptions<T>>& options = {});
 
 struct Evaluation {
   double loss = 0;
@@ -115,12 +135,13 @@ struct Evaluation {
 };
 
 template <class T>
-Evaluation evaluate(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& data,
-                    Index batch_size = 256);
+Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
+                    const Dataset<T>& data, Index batch_size = 256);
 
 // The model's outputs for x (features x samples), computed in batches.
 template <class T>
-Matrix<T> predict(Layer<T>& model, const Eigen::Ref<const Matrix<T>>& x, Index batch_size = 256);
+Matrix<T> predict(Layer<T>& model, const std::type_identity_t<Eigen::Ref<const Matrix<T>>>& x,
+                  Index batch_size = 256);
 
 // The predicted class of each column of outputs: the largest logit, or for a single row
 // of binary logits, whether it is positive.
