@@ -118,6 +118,35 @@ BOOST_AUTO_TEST_CASE(names_given_to_ops_are_used_and_others_follow_recording_ord
   BOOST_TEST(agrees(d.evaluate(), x.grad()));
 }
 
+// The factorisations read as their rows of the op table (docs/ops.md): y = ½ αᵀα with
+// α = L⁻¹ t, L = chol(K), the solve's B̄ = L⁻ᵀ X̄ and T̄ = −tril(L⁻ᵀ X̄ Xᵀ), the factor's
+// Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹); an eigendecomposition's factor kept as saved state is listed.
+BOOST_AUTO_TEST_CASE(a_cholesky_derivation_reads_as_the_op_table) {
+  ad::Tape<double> tape;
+  auto K = tape.variable(Mat{{4, 1, 0}, {1, 3, 0.5}, {0, 0.5, 2}}, "K");
+  auto t = tape.variable(Mat{{1}, {-2}, {0.5}}, "t");
+  auto L = cholesky(K).named("L");
+  auto alpha = triangular_solve(L, t, ad::Triangle::lower, ad::Transposed::no).named("α");
+  auto y = 0.5 * dot(alpha, alpha);
+  tape.backward(y);
+  const auto d = ad::explain(y, K);
+  const std::string steps = d.steps();
+  BOOST_TEST(steps.find("L̄ = −tril(L⁻ᵀ α\u0304 αᵀ)") != std::string::npos, steps);
+  BOOST_TEST(steps.find("K̄ = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹)") != std::string::npos, steps);
+  BOOST_TEST(agrees(d.evaluate(), K.grad()));
+  const auto dt = ad::explain(y, t);
+  BOOST_TEST(dt.steps().find("t̄ = L⁻ᵀ α\u0304") != std::string::npos, dt.steps());
+  BOOST_TEST(agrees(dt.evaluate(), t.grad()));
+
+  auto values = eigh_values(K);
+  auto y2 = sum(values);
+  tape.backward(y2);
+  const auto d2 = ad::explain(y2, K);
+  BOOST_TEST(d2.formula() == "V diag(𝟙) Vᵀ", d2.text());
+  BOOST_TEST(d2.text().find("from the ops' saved state: V 3x3") != std::string::npos, d2.text());
+  BOOST_TEST(agrees(d2.evaluate(), K.grad()));
+}
+
 BOOST_AUTO_TEST_CASE(a_leaf_that_does_not_reach_the_output_has_a_zero_derivation) {
   ad::Tape<double> tape;
   auto x = tape.variable(Mat::Ones(2, 3));

@@ -250,10 +250,11 @@ class Printer {
       case Kind<T>::transpose:
         return operand(n.args[0]) + "ᵀ";
       case Kind<T>::sum: {
-        // A term that is a sum or a product reads the same without parentheses; a
-        // subtracted one only if it is a product.
+        // A term that is a sum or a product (or a scaled matrix, c A) reads the same without
+        // parentheses; a subtracted one only if it is a product.
         auto term = [&](const Expr<T>& t) {
-          const bool plain = t.kind() == Kind<T>::sum || t.kind() == Kind<T>::product;
+          const bool plain = t.kind() == Kind<T>::sum || t.kind() == Kind<T>::product ||
+                             t.kind() == Kind<T>::scaled;
           return plain ? print(t) : operand(t);
         };
         const Expr<T>& b = n.args[1];
@@ -331,6 +332,8 @@ class Printer {
  private:
   std::string affine_text(const typename Expr<T>::Node& n) const {
     const T alpha = n.alpha, beta = n.beta;
+    // α 1 + β for the unit seed is a number.
+    if (n.args[0].unit()) return number(alpha + beta);
     const std::string a = operand(n.args[0]);
     std::string scaled_part = alpha == T(1)    ? a
                               : alpha == T(-1) ? "−" + a
