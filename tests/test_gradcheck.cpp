@@ -176,6 +176,11 @@ BOOST_AUTO_TEST_CASE(one_var_per_input) {
     return sum(hadamard(square_wrong_on<double>(a * b), a.tape().constant(C)));
   };
   BOOST_TEST(!ad::gradcheck(wrong, {A, B}).passed);
+  // Generic, two parameters: one Var each, on a double tape.
+  const auto generic =
+      ad::gradcheck([&](const auto& a, const auto& b) { return sum(tanh(a * b)); }, {A, B});
+  BOOST_TEST(generic.passed);
+  BOOST_TEST(generic.precision == std::string("double"));
   // A third input for a function of two: an ad::Error before f is called.
   int calls = 0;
   auto counted = [&](const ad::Var<double>& a, const ad::Var<double>& b) {

@@ -11,8 +11,8 @@
 //
 // The function is any callable (a lambda with captures, a function object, a function, a
 // std::function; copyable or not) taking the inputs either as one std::span<const Var<T>>
-// or as one Var<T> per input: `[&](const ad::Var<double>& a, const ad::Var<double>& b)`. A
-// generic lambda (`auto` parameter) is called with the span.
+// or as one Var<T> per input: `[&](const ad::Var<double>& a, const ad::Var<double>& b)`.
+// A generic lambda of one `auto` parameter is given the span (name the type for one Var).
 //
 // Precision. The check runs on a double tape whenever f can run on one (a function of
 // double Vars, or a generic or template callable): a generic f is checked in double, with
