@@ -59,12 +59,13 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ${AD_PACKAGE_NAME})
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION} (development files)")
+# The extended description: lines of at most 79 characters (lintian).
 set(CPACK_PACKAGE_DESCRIPTION
-    "A C++20 engine that records matrix operations on a tape and sweeps it backwards for the
-gradient of a result with respect to every matrix that went into it, with a layer that
-builds and trains dense networks (ad::autodiff and ad::nn).
-This package holds the static libraries, the headers, the CMake package (find_package(ad))
-and ad.pc for pkg-config.")
+    "A C++20 engine that records matrix operations on a tape and sweeps it
+backwards for the gradient of a result with respect to every matrix that went
+into it, with a layer that builds and trains dense networks (ad::autodiff and
+ad::nn). This package holds the static libraries, the headers, the CMake
+package (find_package(ad)) and ad.pc for pkg-config.")
 set(CPACK_PACKAGE_CONTACT "${AD_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
