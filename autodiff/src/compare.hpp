@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace ad::detail {
 
@@ -20,7 +21,9 @@ GradcheckOptions resolve_options(const GradcheckOptions& options, const char* ca
 
 // "float" or "double".
 template <class T>
-const char* precision_name();
+constexpr const char* precision_name() {
+  return std::is_same_v<T, float> ? "float" : "double";
+}
 
 // x0 ± h rounded to T, and the distance between them in double: the step the function sees
 // (exact for float; for double within a rounding of 2h).

@@ -52,11 +52,6 @@ GradcheckOptions resolve_options(const GradcheckOptions& options, const char* ca
 }
 
 template <class T>
-const char* precision_name() {
-  return std::is_same_v<T, float> ? "float" : "double";
-}
-
-template <class T>
 GradcheckResult gradcheck(const Function<T>& f, const std::vector<Matrix<T>>& inputs,
                           const GradcheckOptions& given) {
   const GradcheckOptions options = resolve_options<T>(given, "gradcheck");
@@ -102,8 +97,6 @@ GradcheckResult gradcheck(const Function<T>& f, const std::vector<Matrix<T>>& in
 
 template GradcheckOptions resolve_options<float>(const GradcheckOptions&, const char*);
 template GradcheckOptions resolve_options<double>(const GradcheckOptions&, const char*);
-template const char* precision_name<float>();
-template const char* precision_name<double>();
 template GradcheckResult gradcheck<float>(const Function<float>&, const std::vector<Matrix<float>>&,
                                           const GradcheckOptions&);
 template GradcheckResult gradcheck<double>(const Function<double>&,
