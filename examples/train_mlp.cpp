@@ -54,6 +54,7 @@ struct Options {
   std::int64_t checkpoint_every = 0;
   bool resume = false;
   bool distributed = false;
+  bool record_every_step = false;
   // Set by main: this process's replica when distributed.
   nn::mpi::Replicas<float>* replicas = nullptr;
   bool prints = true;  // rank 0, or the only process
@@ -231,7 +232,8 @@ int run(const Options& o) {
                             .replicas = o.replicas,
                             .checkpoint = checkpoint_path,
                             .checkpoint_every = o.checkpoint_every,
-                            .resume = o.resume};
+                            .resume = o.resume,
+                            .replay = !o.record_every_step};
   const nn::History history = nn::fit(model, nn::CrossEntropy{}, *optimizer, train, fit);
 
   double seconds = 0;
@@ -328,6 +330,9 @@ int main(int argc, char** argv) {
   app.add_flag("--distributed", o.distributed,
                "data-parallel over MPI: run under mpirun, one replica per process; "
                "--batch-size is the whole group's batch; rank 0 prints and writes");
+  app.add_flag("--record-every-step", o.record_every_step,
+               "record the step anew for every batch instead of replaying one recording "
+               "(FitOptions::replay = false; for comparing the two)");
   CLI11_PARSE(app, argc, argv);
   if (!o.distributed) {
     try {
