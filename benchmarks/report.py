@@ -15,6 +15,7 @@ Inputs (files in the directory given as the argument):
   train_mlp.time     /usr/bin/time -v of that run: "Maximum resident set size (kbytes): ..."
   torch.txt          benchmarks/torch_compare.py's output: the "torch_best" lines
   train_mlp_np2.txt  examples/train_mlp --distributed on 2 ranks (mpirun), same options
+  train_mlp_threads2.txt  examples/train_mlp --threads 2, same options
   distributed_step_np1.txt, distributed_step_np2.txt
                      benchmarks/distributed_step on 1 and 2 ranks: ms per step by reduction,
                      the all-reduce's exposed time, MPI_Allreduce's time by size
@@ -196,13 +197,14 @@ def parse_distributed(text):
             for m in pattern.finditer(text)}
 
 
-def distributed_rows(table, train, train_np2, steps_np1, steps_np2):
-    one, two = train["seconds"], train_np2["seconds"]
-    speedup = ratio(one, two)
-    table.add("Fashion-MNIST epoch, 2 ranks (global batch 128)", two,
-              one and f"{one:.4g} s one process", speedup, "throughput ≥ 1.7×",
-              speedup is not None and speedup >= 1.7, " s")
-    for name, seconds in (("1 rank", one), ("2 ranks", two)):
+def distributed_rows(table, train, train_np2, train_threads2, steps_np1, steps_np2):
+    one, two, threads = train["seconds"], train_np2["seconds"], train_threads2["seconds"]
+    for name, seconds in (("2 ranks", two), ("2 threads", threads)):
+        speedup = ratio(one, seconds)
+        table.add(f"Fashion-MNIST epoch, {name} (global batch 128)", seconds,
+                  one and f"{one:.4g} s one process", speedup, "throughput ≥ 1.7×",
+                  speedup is not None and speedup >= 1.7, " s")
+    for name, seconds in (("1 rank", one), ("2 ranks", two), ("2 threads", threads)):
         table.add(f"Fashion-MNIST samples/s, {name}", seconds and 60000 / seconds, "", None, "",
                   None)
     if train["accuracy"] is not None and train_np2["accuracy"] is not None:
@@ -292,6 +294,7 @@ def main():
                 parse_train(read(directory, "train_mlp_recorded.txt"), ""))
     distributed_rows(table, train,
                      parse_train(read(directory, "train_mlp_np2.txt"), ""),
+                     parse_train(read(directory, "train_mlp_threads2.txt"), ""),
                      parse_distributed(read(directory, "distributed_step_np1.txt")),
                      parse_distributed(read(directory, "distributed_step_np2.txt")))
     table.print()
