@@ -207,9 +207,21 @@ template <class Op, class T>
 
 // custom_op's work once the Saved state is on the tape: Op's shape rule, then the route
 // every op takes.
+// Whether op Op declares that its rules hold on dual numbers (`static constexpr bool
+// second_order = true;`): its value and adjoint rules are written for any scalar type and
+// differentiate correctly on ad::Dual<double>, so that <ad/hessian.hpp> can differentiate
+// them once more.
+template <class Op>
+concept declares_second_order = requires {
+  requires Op::second_order;
+};
+
+// An ad::Error: op `name` was recorded on a second-order tape without declaring second_order.
+[[noreturn]] void reject_first_order_only(const char* op, std::source_location where);
+
 template <class Op, class T>
-Var<T> record_custom(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
-                     std::source_location where) {
+Var<T> record_custom_op(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
+                        std::source_location where) {
   const InputShapes<T> in(inputs);
   Shape shape;
   try {
@@ -224,6 +236,18 @@ Var<T> record_custom(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
     reject_shapes(Op::name, shapes, e.what(), where);
   }
   return record_inputs<Op>(tape, Op::name, inputs, shape, where, saved);
+}
+
+// custom_op's work once the Saved state is on the tape; on a second-order tape (ad::Dual)
+// only for an op that declares second_order.
+template <class Op, class T>
+Var<T> record_custom(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
+                     std::source_location where) {
+  if constexpr (is_dual<T> && !declares_second_order<Op>) {
+    reject_first_order_only(Op::name, where);
+  } else {
+    return record_custom_op<Op>(tape, inputs, saved, where);
+  }
 }
 
 }  // namespace detail

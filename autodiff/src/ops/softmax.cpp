@@ -47,7 +47,8 @@ struct LogSoftmax {
     auto c = r.y();
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
       const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      c.col(j).array() = (z.col(j).array() - m) - std::log(sum);
+      using std::log;
+      c.col(j).array() = (z.col(j).array() - m) - log(sum);
     }
   }
   static void adjoint(const Rule<T>& r) {
@@ -74,7 +75,8 @@ struct SoftmaxCrossEntropy {
     T total = 0;
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
       const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      total -= (p.col(j).array() * ((z.col(j).array() - m) - std::log(sum))).sum();
+      using std::log;
+      total -= (p.col(j).array() * ((z.col(j).array() - m) - log(sum))).sum();
     }
     r.y()(0, 0) = total / static_cast<T>(z.cols());
   }
@@ -89,7 +91,8 @@ struct SoftmaxCrossEntropy {
             scale * ((z.col(j).array() - m).exp() * (p.col(j).sum() / sum) - p.col(j).array());
       }
       if (r.wants(1)) {
-        r.xbar(1).col(j).array() -= scale * ((z.col(j).array() - m) - std::log(sum));
+        using std::log;
+        r.xbar(1).col(j).array() -= scale * ((z.col(j).array() - m) - log(sum));
       }
     }
   }
@@ -134,15 +137,14 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, const Var<T>& targets,
   return detail::record<SoftmaxCrossEntropy<T>>(tape, op, {logits, targets}, {1, 1}, where);
 }
 
-template Var<float> softmax(const Var<float>&, std::source_location);
-template Var<double> softmax(const Var<double>&, std::source_location);
-template Var<float> log_softmax(const Var<float>&, std::source_location);
-template Var<double> log_softmax(const Var<double>&, std::source_location);
-template Var<float> softmax_cross_entropy(const Var<float>&, const Var<float>&,
-                                          std::source_location);
-template Var<double> softmax_cross_entropy(const Var<double>&, const Var<double>&,
-                                           std::source_location);
+#define AD_SOFTMAX(T)                                               \
+  template Var<T> softmax(const Var<T>&, std::source_location);     \
+  template Var<T> log_softmax(const Var<T>&, std::source_location); \
+  template Var<T> softmax_cross_entropy(const Var<T>&, const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_SOFTMAX)
+#undef AD_SOFTMAX
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> softmax_ops() {
   static constexpr OpInfo rows[] = {Softmax<double>::info, LogSoftmax<double>::info,
@@ -150,5 +152,6 @@ std::span<const OpInfo> softmax_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad
