@@ -144,8 +144,9 @@ template <class T, class A, class B>
 
 // C = A B, or C += A B, on dual numbers (the second-order tape): the value part and the
 // tangent part as three real products, Cᵥ = Aᵥ Bᵥ and Cₜ = Aₜ Bᵥ + Aᵥ Bₜ, each by the
-// kernels above; Eigen's GEMM on a scalar type of its own runs unvectorised. Operands up to
-// 8x8x8 are multiplied directly, as splitting them costs more than it saves.
+// kernels above; Eigen's GEMM on a scalar type of its own runs unvectorised. A term whose
+// tangent is zero (a constant operand: the data) is left out. Operands up to 8x8x8 are
+// multiplied directly, as splitting them costs more than it saves.
 template <class T, class A, class B>
 void product(Eigen::Map<Matrix<Dual<T>>> c, const A& a, const B& b, bool accumulate) {
   const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
@@ -168,10 +169,16 @@ void product(Eigen::Map<Matrix<Dual<T>>> c, const A& a, const B& b, bool accumul
   using ConstMap = Eigen::Map<const Matrix<T>>;
   product(Map(cv.data(), rows, cols), ConstMap(av.data(), rows, inner),
           ConstMap(bv.data(), inner, cols), false);
-  product(Map(ct.data(), rows, cols), ConstMap(at.data(), rows, inner),
-          ConstMap(bv.data(), inner, cols), false);
-  product(Map(ct.data(), rows, cols), ConstMap(av.data(), rows, inner),
-          ConstMap(bt.data(), inner, cols), true);
+  const bool a_varies = !(at.array() == T(0)).all(), b_varies = !(bt.array() == T(0)).all();
+  if (a_varies) {
+    product(Map(ct.data(), rows, cols), ConstMap(at.data(), rows, inner),
+            ConstMap(bv.data(), inner, cols), false);
+  }
+  if (b_varies) {
+    product(Map(ct.data(), rows, cols), ConstMap(av.data(), rows, inner),
+            ConstMap(bt.data(), inner, cols), a_varies);
+  }
+  if (!a_varies && !b_varies) ct.setZero();
   for (Eigen::Index j = 0; j < cols; ++j) {
     for (Eigen::Index i = 0; i < rows; ++i) {
       const Dual<T> cij(cv(i, j), ct(i, j));
