@@ -149,20 +149,34 @@ struct Det {
   struct Saved {
     SavedLU<T> a;
   };
+  // c A⁻ᵀ loses accuracy as A nears singularity; the SVD form does not.
+  static bool inverse_is_accurate(const SavedLU<T>& lu) {
+    using std::sqrt;
+    return lu.rcond > sqrt(std::numeric_limits<T>::epsilon());
+  }
   static void value(const Rule<T, Saved>& r) {
     SavedLU<T>& lu = r.saved().a;
     lu.factor(r.x(0));
+    // On dual numbers the SVD form would differentiate an iterative solver's steps, which
+    // carry the tangent only as far as they converge: second derivatives near singularity
+    // are refused rather than approximated.
+    if constexpr (is_dual<T>) {
+      if (!inverse_is_accurate(lu)) {
+        throw NumericError(fmt::format(
+            "{}: second derivatives of det at a nearly singular {}x{} matrix (reciprocal "
+            "condition number {:.3g}) are not available (at {})",
+            info.name, lu.lu.rows, lu.lu.cols, lu.rcond, to_string(r.where())));
+      }
+    }
     r.y()(0, 0) = lu.determinant();
   }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedLU<T>& lu = r.saved().a;
     const T cbar = r.ybar()(0, 0);
-    // c A⁻ᵀ loses accuracy as A nears singularity; the SVD form does not.
-    using std::sqrt;
-    if (lu.rcond > sqrt(std::numeric_limits<T>::epsilon())) {
+    if (inverse_is_accurate(lu)) {
       const Eigen::Index n = lu.lu.rows;
       r.accumulate(0, (cbar * r.y()(0, 0)) * lu.solve_transposed(Matrix<T>::Identity(n, n)));
-    } else {
+    } else if constexpr (!is_dual<T>) {
       r.accumulate(0, cbar * adjugate<T>(r.x(0)).transpose());
     }
   }

@@ -100,6 +100,27 @@ Eigen::SelfAdjointEigenSolver<Matrix<T>> solve_eigh(std::string_view op, const M
   return solver;
 }
 
+// On dual numbers, where the factors' tangents are written out: an ad::NumericError if two
+// of the values d (eigenvalues, squared singular values) repeat to working precision, or
+// (for the SVD) one is 0. There the tangents are not determined by the factors alone (the
+// second derivative of a function of the eigenvalues needs its own divided differences), and a
+// second derivative through them would be silently wrong.
+template <class D>
+void require_distinct(std::string_view op, const D& d, bool nonzero, std::source_location where) {
+  const Matrix<double> gaps = inverse_gaps<double>(d);
+  const Eigen::Index n = d.size();
+  const double tolerance =
+      double(n) * std::numeric_limits<double>::epsilon() * (n == 0 ? 0.0 : d.cwiseAbs().maxCoeff());
+  const bool repeated = (gaps.array() == 0).count() > n;
+  const bool zero = nonzero && (d.array().abs() <= tolerance).any();
+  if (repeated || zero) {
+    throw NumericError(
+        fmt::format("{}: second derivatives where {} are not available (the values: {}) (at {})",
+                    op, repeated ? "values repeat" : "a singular value is 0",
+                    fmt::join(d.data(), d.data() + n, ", "), to_string(where)));
+  }
+}
+
 // On dual numbers: the factorisation of the values, and the tangents by first-order
 // perturbation, with P = Vᵀ Ȧ V:  λ̇ = diag(P) ;  V̇ = V (F ⊙ P), Fᵢⱼ = 1 / (λⱼ − λᵢ).
 template <class T>
@@ -108,6 +129,7 @@ void factor_eigh(std::string_view op, const Eigen::Map<const Matrix<T>>& a, cons
   if constexpr (is_dual<T>) {
     const Matrix<double> values = detail::values_of(a), tangents = detail::tangents_of(a);
     const auto solver = solve_eigh<double>(op, (values + values.transpose()) * 0.5, where);
+    require_distinct(op, solver.eigenvalues(), false, where);
     Matrix<double> v = solver.eigenvectors();
     fix_signs(v);
     const Matrix<double> p = v.transpose() * ((tangents + tangents.transpose()) * 0.5) * v;
@@ -205,11 +227,12 @@ SavedSvd<T> allocate_svd(Tape<T>& tape, Eigen::Index m, Eigen::Index n) {
 //   V̇ = V (F ⊙ (S P + Pᵀ S)) + (I − V Vᵀ) Ȧᵀ U S⁻¹
 // (repeated and zero singular values as in the adjoints: the terms dividing by them left out).
 template <class T>
-void factor_svd_dual(const Matrix<double>& a, const Matrix<double>& tangents,
-                     const SavedSvd<T>& f) {
+void factor_svd_dual(std::string_view op, const Matrix<double>& a, const Matrix<double>& tangents,
+                     const SavedSvd<T>& f, std::source_location where) {
   const Eigen::JacobiSVD<Matrix<double>> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
   Matrix<double> u = svd.matrixU(), v = svd.matrixV();
   Matrix<double> s = svd.singularValues();
+  require_distinct(op, Eigen::VectorXd(s.col(0).array().square()), true, where);
   fix_signs(u, v);
   const SavedSvd<double> values{
       {u.data(), u.rows(), u.cols()}, {s.data(), s.rows(), 1}, {v.data(), v.rows(), v.cols()}};
@@ -235,7 +258,7 @@ void factor_svd(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const
                                    a.cols(), to_string(where)));
   }
   if constexpr (is_dual<T>) {
-    factor_svd_dual(detail::values_of(a), detail::tangents_of(a), f);
+    factor_svd_dual(op, detail::values_of(a), detail::tangents_of(a), f, where);
   } else {
     const Eigen::JacobiSVD<Matrix<T>> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
     f.u.map() = svd.matrixU();
