@@ -4,13 +4,18 @@
 Inputs (files in the directory given as the argument):
   bench_ops.json     Google Benchmark's JSON (--benchmark_out) with repetitions: the medians
                      of BM_seed_network, BM_chain, BM_mlp_products and BM_fma_peak
-  mlp_step.txt       benchmarks/mlp_step's output: engine vs hand-written ms per step,
-                     heap allocations and minor page faults per steady-state step
+  mlp_step.txt       benchmarks/mlp_step's output for 784-256-128-10 and 784-64-64-10: engine
+                     (recorded every step and replayed) vs hand-written ms per step, heap
+                     allocations and minor page faults per steady-state step
+  instructions.txt   "instructions WORKLOAD N": callgrind's count of one iteration of
+                     benchmarks/small_expressions (seed, seed_replay, seed_by_hand, chain, ...)
+  train_mlp_recorded.txt  examples/train_mlp --record-every-step, same options
   mlp_step_blas.txt  the same from a build with AD_BLAS=ON (optional)
   train_mlp.txt      examples/train_mlp's output: "seconds per epoch: ..."
   train_mlp.time     /usr/bin/time -v of that run: "Maximum resident set size (kbytes): ..."
   torch.txt          benchmarks/torch_compare.py's output: the "torch_best" lines
   train_mlp_np2.txt  examples/train_mlp --distributed on 2 ranks (mpirun), same options
+  train_mlp_threads2.txt  examples/train_mlp --threads 2, same options
   distributed_step_np1.txt, distributed_step_np2.txt
                      benchmarks/distributed_step on 1 and 2 ranks: ms per step by reduction,
                      the all-reduce's exposed time, MPI_Allreduce's time by size
@@ -31,13 +36,21 @@ def read(directory, name):
 
 
 def parse_mlp_step(text):
-    """{'f32': {'engine': ms, 'hand': ms, 'allocations': n, 'faults': n}, 'f64': ...}."""
+    """{('f32', '256-128'): {'engine': ms, 'replayed': ms, 'hand': ms, 'allocations': n,
+    'faults': n, 'replay_allocations': n, 'replay_faults': n}, ...}."""
     pattern = re.compile(
-        r"mlp_step (f32|f64): engine ([\d.]+) ms, hand-written ([\d.]+) ms.*?"
-        r"([\d.]+) heap allocations, ([\d.]+) minor page faults")
-    return {m[1]: {"engine": float(m[2]), "hand": float(m[3]),
-                   "allocations": float(m[4]), "faults": float(m[5])}
+        r"mlp_step (f32|f64) 784-(\d+-\d+)-10: engine ([\d.]+) ms, hand-written ([\d.]+) ms.*?"
+        r"replayed ([\d.]+) ms.*?([\d.]+) heap allocations, ([\d.]+) minor page faults; "
+        r"replayed per step: ([\d.]+) heap allocations, ([\d.]+) minor page faults")
+    return {(m[1], m[2]): {"engine": float(m[3]), "hand": float(m[4]), "replayed": float(m[5]),
+                           "allocations": float(m[6]), "faults": float(m[7]),
+                           "replay_allocations": float(m[8]), "replay_faults": float(m[9])}
             for m in pattern.finditer(text)}
+
+
+def parse_instructions(text):
+    """{'seed': n, 'seed_replay': n, ...}: instructions per iteration."""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^instructions (\w+) (\d+)$", text, re.M)}
 
 
 def parse_bench_ops(text):
@@ -57,8 +70,10 @@ def parse_bench_ops(text):
         if b.get("aggregate_name", "median") != "median":
             continue
         name = b["run_name"] if "run_name" in b else b["name"]
-        if name == "BM_seed_network":
-            medians["seed_network"] = b["cpu_time"] * to_ns[b["time_unit"]]
+        if name in ("BM_seed_network", "BM_seed_network_replay", "BM_seed_network_by_hand"):
+            medians[name[3:]] = b["cpu_time"] * to_ns[b["time_unit"]]
+        elif name in ("BM_chain_replay", "BM_chain_by_hand"):
+            medians[name[3:]] = b["ns_per_op"] * 1e9
         elif name in ("BM_chain/0", "BM_chain/1"):
             # /1 runs the same chain with the tape's non-finite checks on.
             key = "chain" if name.endswith("/0") else "chain_checked"
@@ -127,7 +142,7 @@ def ratio(a, b):
 
 def mlp_rows(table, steps, torch, backend):
     for precision in ("f32", "f64"):
-        step = steps.get(precision, {})
+        step = steps.get((precision, "256-128"), {})
         engine, hand = step.get("engine"), step.get("hand")
         r = ratio(engine, hand)
         table.add(f"MLP step {precision} ({backend}), engine vs hand-written", engine,
@@ -140,6 +155,40 @@ def mlp_rows(table, steps, torch, backend):
                   r is not None and r <= 0.75, " ms")
 
 
+def replay_rows(table, steps, ops, instructions, train, train_recorded):
+    """Issue 15's targets: replay against the hand-written floor, in time and instructions."""
+    seed = ops.get("seed_network_replay")
+    hand = ops.get("seed_network_by_hand")
+    table.add("seed-network gradient replayed (f64)", seed,
+              hand and f"{hand:.4g} ns by hand", ratio(seed, hand), "≤ 60 ns",
+              seed is not None and seed <= 60, " ns")
+    for workload, goal in (("seed_replay", 1000), ("seed", 2000)):
+        count, floor = instructions.get(workload), instructions.get("seed_by_hand")
+        table.add(f"seed-network gradient {'replayed' if workload == 'seed_replay' else 'recorded'}"
+                  ", instructions", count, floor and f"{floor} by hand", ratio(count, floor),
+                  f"≤ {goal:,}", count is not None and count <= goal)
+    chain, hand = ops.get("chain_replay"), ops.get("chain_by_hand")
+    r = ratio(chain, hand)
+    table.add("chain x ← σ(A x) replayed, per op (f64)", chain,
+              hand and f"{hand:.4g} ns by hand", r, "≤ 1.15×", r is not None and r <= 1.15, " ns")
+    chain, hand = instructions.get("chain_replay"), instructions.get("chain_by_hand")
+    r = ratio(chain, hand)
+    table.add("chain replayed, instructions per 1000 ops", chain, hand and f"{hand} by hand", r,
+              "≤ 1.15×", r is not None and r <= 1.15)
+    for sizes in ("256-128", "64-64"):
+        for precision in ("f32", "f64"):
+            step = steps.get((precision, sizes), {})
+            replayed, hand = step.get("replayed"), step.get("hand")
+            r = ratio(replayed, hand)
+            table.add(f"MLP step 784-{sizes}-10 {precision} replayed vs hand-written", replayed,
+                      hand and f"{hand:.4g} ms hand-written", r, "≤ 1.02",
+                      r is not None and r <= 1.02, " ms")
+    after, before = train["seconds"], train_recorded["seconds"]
+    table.add("Fashion-MNIST seconds per epoch, replayed (fit's default)", after,
+              before and f"{before:.4g} s recording every step", ratio(after, before),
+              "before and after", None, " s")
+
+
 def parse_distributed(text):
     """{'after_backward': {'step': ms, 'sweep': ms, 'exposed': ms}, 'overlapped': ...}."""
     pattern = re.compile(r"distributed_step ranks \d+ (\w+): step ([\d.]+) ms, sweep ([\d.]+) ms, "
@@ -148,13 +197,14 @@ def parse_distributed(text):
             for m in pattern.finditer(text)}
 
 
-def distributed_rows(table, train, train_np2, steps_np1, steps_np2):
-    one, two = train["seconds"], train_np2["seconds"]
-    speedup = ratio(one, two)
-    table.add("Fashion-MNIST epoch, 2 ranks (global batch 128)", two,
-              one and f"{one:.4g} s one process", speedup, "throughput ≥ 1.7×",
-              speedup is not None and speedup >= 1.7, " s")
-    for name, seconds in (("1 rank", one), ("2 ranks", two)):
+def distributed_rows(table, train, train_np2, train_threads2, steps_np1, steps_np2):
+    one, two, threads = train["seconds"], train_np2["seconds"], train_threads2["seconds"]
+    for name, seconds in (("2 ranks", two), ("2 threads", threads)):
+        speedup = ratio(one, seconds)
+        table.add(f"Fashion-MNIST epoch, {name} (global batch 128)", seconds,
+                  one and f"{one:.4g} s one process", speedup, "throughput ≥ 1.7×",
+                  speedup is not None and speedup >= 1.7, " s")
+    for name, seconds in (("1 rank", one), ("2 ranks", two), ("2 threads", threads)):
         table.add(f"Fashion-MNIST samples/s, {name}", seconds and 60000 / seconds, "", None, "",
                   None)
     if train["accuracy"] is not None and train_np2["accuracy"] is not None:
@@ -180,6 +230,7 @@ def main():
     steps = parse_mlp_step(read(directory, "mlp_step.txt"))
     blas_steps = parse_mlp_step(read(directory, "mlp_step_blas.txt"))
     ops = parse_bench_ops(read(directory, "bench_ops.json"))
+    instructions = parse_instructions(read(directory, "instructions.txt"))
     torch = parse_torch(read(directory, "torch.txt"))
     train = parse_train(read(directory, "train_mlp.txt"), read(directory, "train_mlp.time"))
 
@@ -221,13 +272,13 @@ def main():
               chain and f"{chain:.4g} ns unchecked", ratio(checked, chain), "", None, " ns")
 
     for precision in ("f32", "f64"):
-        step = steps.get(precision, {})
-        allocations, faults = step.get("allocations"), step.get("faults")
-        table.add(f"heap allocations per steady-state step ({precision})", allocations, "0",
-                  None, "0",
-                  allocations is not None and allocations == 0)
-        table.add(f"minor page faults per steady-state step ({precision})", faults, "0",
-                  None, "0", faults is not None and faults == 0)
+        step = steps.get((precision, "256-128"), {})
+        for mode, prefix in (("recorded", ""), ("replayed", "replay_")):
+            allocations, faults = step.get(prefix + "allocations"), step.get(prefix + "faults")
+            table.add(f"heap allocations per steady-state step ({precision}, {mode})",
+                      allocations, "0", None, "0", allocations is not None and allocations == 0)
+            table.add(f"minor page faults per steady-state step ({precision}, {mode})", faults,
+                      "0", None, "0", faults is not None and faults == 0)
 
     torch_epoch = torch.get(("fashion_mnist", "f32", "s_per_epoch"))
     r = ratio(train["seconds"], torch_epoch and torch_epoch[0])
@@ -239,8 +290,11 @@ def main():
     table.add("Fashion-MNIST peak RSS vs PyTorch", train["rss"],
               torch_rss and f"{torch_rss[0]:.4g} MiB PyTorch", r, "≤ 1",
               r is not None and r <= 1, " MiB")
+    replay_rows(table, steps, ops, instructions, train,
+                parse_train(read(directory, "train_mlp_recorded.txt"), ""))
     distributed_rows(table, train,
                      parse_train(read(directory, "train_mlp_np2.txt"), ""),
+                     parse_train(read(directory, "train_mlp_threads2.txt"), ""),
                      parse_distributed(read(directory, "distributed_step_np1.txt")),
                      parse_distributed(read(directory, "distributed_step_np2.txt")))
     table.print()

@@ -54,8 +54,10 @@ struct Options {
   std::int64_t checkpoint_every = 0;
   bool resume = false;
   bool distributed = false;
+  bool record_every_step = false;
+  int threads = 1;
   // Set by main: this process's replica when distributed.
-  nn::mpi::Replicas<float>* replicas = nullptr;
+  nn::Replicas<float>* replicas = nullptr;
   bool prints = true;  // rank 0, or the only process
 };
 
@@ -231,7 +233,8 @@ int run(const Options& o) {
                             .replicas = o.replicas,
                             .checkpoint = checkpoint_path,
                             .checkpoint_every = o.checkpoint_every,
-                            .resume = o.resume};
+                            .resume = o.resume,
+                            .replay = !o.record_every_step};
   const nn::History history = nn::fit(model, nn::CrossEntropy{}, *optimizer, train, fit);
 
   double seconds = 0;
@@ -328,10 +331,29 @@ int main(int argc, char** argv) {
   app.add_flag("--distributed", o.distributed,
                "data-parallel over MPI: run under mpirun, one replica per process; "
                "--batch-size is the whole group's batch; rank 0 prints and writes");
+  app.add_flag("--record-every-step", o.record_every_step,
+               "record the step anew for every batch instead of replaying one recording "
+               "(FitOptions::replay = false; for comparing the two)");
+  app.add_option("--threads", o.threads,
+                 "data-parallel in this process: one replica per thread; --batch-size is the "
+                 "whole group's batch; replica 0 prints and writes")
+      ->check(integer_in(1, 64))
+      ->excludes("--distributed")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (!o.distributed) {
     try {
-      return run(o);
+      if (o.threads == 1) return run(o);
+      fmt::print("data-parallel: {} threads\n", o.threads);
+      int status = 0;
+      nn::train_in_threads<float>(o.threads, [&](nn::Replicas<float>& replicas) {
+        Options mine = o;
+        mine.replicas = &replicas;
+        mine.prints = replicas.rank() == 0;
+        const int rank_status = run(mine);
+        if (mine.prints) status = rank_status;
+      });
+      return status;
     } catch (const std::exception& e) {
       fmt::print(stderr, "train_mlp: {}\n", e.what());
       return 1;

@@ -1150,3 +1150,72 @@ BOOST_AUTO_TEST_CASE(fit_on_a_replayed_step_equals_recording_every_step) {
     BOOST_TEST((a[k]->value().array() == b[k]->value().array()).all(), "parameter " << k);
   }
 }
+
+// A layer whose graph depends on a draw made while recording: each forward multiplies by a
+// fresh 0/1 mask (dropout without the rescaling), drawn from its own generator.
+class RandomMask final : public nn::Layer<double> {
+ public:
+  explicit RandomMask(std::uint64_t seed) : rng_(seed) {}
+  ad::Var<double> forward(const ad::Var<double>& x) override {
+    std::bernoulli_distribution keep(0.5);
+    ad::Matrix<double> mask(x.rows(), x.cols());
+    for (Index k = 0; k < mask.size(); ++k) mask(k) = keep(rng_) ? 1.0 : 0.0;
+    return hadamard(x, x.tape().constant(mask));
+  }
+  std::string describe() const override { return "RandomMask"; }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// With replay off, fit records every batch: a mask drawn in forward is drawn again for each
+// batch, as in a loop that records every step; with replay on, the recorded masks are kept.
+BOOST_AUTO_TEST_CASE(fit_without_replay_records_every_batch) {
+  std::mt19937_64 data_rng(22);
+  nn::Dataset<double> data;
+  data.x = ad::random_normal<double>(5, 45, data_rng);  // 45 = 2 batches of 16 and one of 13
+  data.labels.resize(45);
+  for (std::size_t j = 0; j < data.labels.size(); ++j) data.labels[j] = static_cast<int>(j % 3);
+
+  const auto make = [](std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    nn::Sequential<double> model;
+    model.add(nn::Dense<double>(5, 6, rng));
+    model.add(RandomMask(77));
+    model.add(nn::Dense<double>(6, 3, rng));
+    return model;
+  };
+  nn::Sequential<double> fresh = make(3), looped = make(3), replayed = make(3);
+  nn::SGD<double> fresh_opt(fresh.parameters(), {.lr = 0.1});
+  nn::SGD<double> loop_opt(looped.parameters(), {.lr = 0.1});
+  nn::SGD<double> replay_opt(replayed.parameters(), {.lr = 0.1});
+  const nn::FitOptions<double> options{
+      .epochs = 2, .batch_size = 16, .seed = 4, .out = nullptr, .replay = false};
+  const nn::History h = nn::fit(fresh, nn::CrossEntropy{}, fresh_opt, data, options);
+  nn::FitOptions<double> replaying = options;
+  replaying.replay = true;
+  nn::fit(replayed, nn::CrossEntropy{}, replay_opt, data, replaying);
+
+  nn::Batcher<double> batcher(data, 16, true, 4);
+  nn::Batch<double> batch;
+  ad::Tape<double> tape;
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    batcher.start_epoch();
+    double loss_sum = 0;
+    while (batcher.next(batch)) {
+      tape.clear();
+      const auto l = ad::softmax_cross_entropy(looped(tape.constant(batch.x())), batch.labels());
+      loop_opt.zero_grad();
+      tape.backward(l);
+      loop_opt.step();
+      loss_sum += l.value()(0, 0) * static_cast<double>(batch.size());
+    }
+    BOOST_TEST(h.epochs[static_cast<std::size_t>(epoch)].train_loss == loss_sum / 45.0);
+  }
+  const auto a = fresh.parameters(), b = looped.parameters(), c = replayed.parameters();
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    BOOST_TEST((a[k]->value().array() == b[k]->value().array()).all(), "parameter " << k);
+  }
+  // The replayed run kept two masks (full and last batch) where the others drew six.
+  BOOST_TEST(!(a[0]->value().array() == c[0]->value().array()).all());
+}

@@ -9,9 +9,12 @@
 #include <ad/ad.hpp>
 #include <ad/nn/nn.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,7 +50,8 @@ nn::Sequential<float> trained(std::uint64_t seed) {
   return model;
 }
 
-bool same_bits(nn::Sequential<float>& a, nn::Sequential<float>& b) {
+template <class T>
+bool same_bits(nn::Sequential<T>& a, nn::Sequential<T>& b) {
   const auto pa = a.parameters(), pb = b.parameters();
   if (pa.size() != pb.size()) return false;
   for (std::size_t i = 0; i < pa.size(); ++i) {
@@ -124,4 +128,113 @@ BOOST_AUTO_TEST_CASE(two_threads_reading_the_same_files) {
   BOOST_TEST((in_thread_2 == alone));
   BOOST_TEST(in_thread_1.first == 204);
   BOOST_TEST(in_thread_1.second == 56);
+}
+
+namespace {
+
+nn::Dataset<double> clusters_f64(std::uint64_t seed, Index samples) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, 0.3);
+  const double centres[3][2] = {{1, 1}, {-1, 1}, {0, -1}};
+  nn::Dataset<double> data;
+  data.x.resize(2, samples);
+  for (Index j = 0; j < samples; ++j) {
+    const int label = static_cast<int>(j % 3);
+    data.x(0, j) = centres[label][0] + noise(rng);
+    data.x(1, j) = centres[label][1] + noise(rng);
+    data.labels.push_back(label);
+  }
+  return data;
+}
+
+nn::Sequential<double> model_f64(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const std::vector<Index> sizes = {2, 8, 3};
+  return nn::mlp<double>(sizes, nn::Activation::tanh, rng);
+}
+
+double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
+
+}  // namespace
+
+// Data parallelism over threads (nn::train_in_threads): each replica starts from a model of
+// its own (seeded by its rank) and gets replica 0's; after training every replica holds the
+// same bits, and the group trains as one thread with the same global batch but for the
+// order of floating-point sums (losses within 1e-5 relative in f64, as over MPI). 83 samples
+// in batches of 16 leave a last batch of 3, which 4 replicas split with one shard empty.
+BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch) {
+  const nn::Dataset<double> train = clusters_f64(2, 83);
+  const nn::Dataset<double> validation = clusters_f64(3, 30);
+  const nn::FitOptions<double> options{.epochs = 3,
+                                       .batch_size = 16,
+                                       .seed = 7,
+                                       .validation = &validation,
+                                       .progress = nn::Progress::none,
+                                       .out = nullptr};
+  nn::Sequential<double> alone = model_f64(4);
+  nn::Adam<double> alone_opt(alone.parameters(), {.lr = 0.02});
+  const nn::History expected = nn::fit(alone, nn::CrossEntropy{}, alone_opt, train, options);
+
+  for (const int threads : {1, 2, 3, 4}) {
+    std::vector<nn::Sequential<double>> models(static_cast<std::size_t>(threads));
+    std::vector<nn::History> histories(static_cast<std::size_t>(threads));
+    nn::train_in_threads<double>(threads, [&](nn::Replicas<double>& replicas) {
+      const auto r = static_cast<std::size_t>(replicas.rank());
+      models[r] = model_f64(r == 0 ? 4 : 100 + r);
+      nn::Adam<double> opt(models[r].parameters(), {.lr = 0.02});
+      nn::FitOptions<double> mine = options;
+      mine.replicas = &replicas;
+      histories[r] = nn::fit(models[r], nn::CrossEntropy{}, opt, train, mine);
+    });
+    for (int r = 1; r < threads; ++r) {
+      BOOST_TEST(same_bits(models[0], models[static_cast<std::size_t>(r)]),
+                 threads << " threads, replica " << r);
+    }
+    const nn::History& got = histories[0];
+    BOOST_TEST_REQUIRE(got.epochs.size() == expected.epochs.size());
+    for (std::size_t e = 0; e < got.epochs.size(); ++e) {
+      BOOST_TEST(relative(got.epochs[e].train_loss, expected.epochs[e].train_loss) <= 1e-5,
+                 threads << " threads, epoch " << e);
+      BOOST_TEST(relative(got.epochs[e].val_loss, expected.epochs[e].val_loss) <= 1e-5);
+      BOOST_TEST(got.epochs[e].val_accuracy == expected.epochs[e].val_accuracy);
+    }
+    const auto p = models[0].parameters(), q = alone.parameters();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      BOOST_TEST((p[i]->value() - q[i]->value()).norm() <= 1e-9 * q[i]->value().norm());
+    }
+  }
+}
+
+// An exception in one replica ends the others (waiting for it in the group's next sum)
+// promptly, and train_in_threads rethrows it: the run neither hangs nor loses the message.
+BOOST_AUTO_TEST_CASE(a_failing_replica_ends_the_group_with_its_message) {
+  const nn::Dataset<double> train = clusters_f64(5, 64);
+  for (const int failing : {0, 2}) {
+    int steps = 0;
+    const auto run = [&] {
+      nn::train_in_threads<double>(3, [&](nn::Replicas<double>& replicas) {
+        nn::Sequential<double> model = model_f64(1);
+        nn::Adam<double> opt(model.parameters(), {.lr = 0.02});
+        const nn::Loss<double> loss = [&](const ad::Var<double>& output,
+                                          const ad::Var<double>& target) {
+          if (replicas.rank() == failing && ++steps == 3) {
+            throw std::runtime_error("bad batch on replica " + std::to_string(failing));
+          }
+          return ad::sparse_softmax_cross_entropy(output, target);
+        };
+        nn::fit(model, loss, opt, train,
+                {.epochs = 2, .batch_size = 12, .out = nullptr, .replay = false});
+      });
+    };
+    BOOST_CHECK_EXCEPTION(run(), std::runtime_error, [&](const std::runtime_error& e) {
+      return std::string(e.what()) == "bad batch on replica " + std::to_string(failing);
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(train_in_threads_refuses_a_bad_thread_count) {
+  for (const int threads : {0, -1, 1025}) {
+    BOOST_CHECK_THROW(nn::train_in_threads<double>(threads, [](nn::Replicas<double>&) {}),
+                      ad::Error);
+  }
 }

@@ -120,11 +120,28 @@ void check_schedule(const Schedule& schedule, int epochs, Index batches) {
   }
 }
 
-// The model's output and loss for one batch size, recorded at the first batch of that size
-// and evaluated again for the others: the batch's x and target are its inputs (bound by
-// reference, no gradient), the model's parameters are read by reference.
+// One training or evaluation step: the model's output and loss for a batch, and the
+// parameters' gradients. Steps<T> hands out the step for each batch, ready to evaluate it.
 template <class T>
-class RecordedStep {
+class Step {
+ public:
+  virtual ~Step() = default;
+  // The batch's loss, and the parameters' gradients by one backward sweep (which calls
+  // passed, if given, as Tape::backward_reporting does).
+  virtual double gradient(const Batch<T>& batch,
+                          const std::function<void(std::uint32_t)>& passed = {}) = 0;
+  virtual double value(const Batch<T>& batch) = 0;
+  // The model's output at the latest evaluation.
+  virtual Eigen::Map<const Matrix<T>> output() const = 0;
+  // The tape the step's graph is on (the sweep of gradient() runs on it).
+  virtual Tape<T>& tape() = 0;
+};
+
+// The step recorded at the first batch of its size and evaluated again for the others: the
+// batch's x and target are its inputs (bound by reference, no gradient), the model's
+// parameters are read by reference.
+template <class T>
+class RecordedStep final : public Step<T> {
  public:
   RecordedStep(Layer<T>& model, const Loss<T>& loss, const Batch<T>& batch)
       : loss_(ad::record<T>(
@@ -136,38 +153,72 @@ class RecordedStep {
   RecordedStep(const RecordedStep&) = delete;
   RecordedStep& operator=(const RecordedStep&) = delete;
 
-  // The batch's loss, and the parameters' gradients by one backward sweep (which calls
-  // passed, if given, as Tape::backward_reporting does).
-  double gradient(const Batch<T>& batch, const std::function<void(std::uint32_t)>& passed = {}) {
+  double gradient(const Batch<T>& batch,
+                  const std::function<void(std::uint32_t)>& passed = {}) override {
     return loss_.gradient({batch.x(), batch.target()}, passed)(0, 0);
   }
-  double value(const Batch<T>& batch) { return loss_.value({batch.x(), batch.target()})(0, 0); }
-  // The model's output at the latest evaluation.
-  Eigen::Map<const Matrix<T>> output() const { return output_.value(); }
-  Tape<T>& tape() { return loss_.tape(); }
+  double value(const Batch<T>& batch) override {
+    return loss_.value({batch.x(), batch.target()})(0, 0);
+  }
+  Eigen::Map<const Matrix<T>> output() const override { return output_.value(); }
+  Tape<T>& tape() override { return loss_.tape(); }
 
  private:
   Var<T> output_;  // set while loss_ records: declared first
   Recording<T> loss_;
 };
 
-// One recorded step for full batches and one for the smaller last batch of an epoch.
+// The step recorded anew for every batch (FitOptions::replay = false): record(batch) records
+// it, gradient() and value() read that recording.
 template <class T>
-class RecordedSteps {
+class FreshStep final : public Step<T> {
  public:
-  RecordedSteps(Layer<T>& model, const Loss<T>& loss, Index batch_size)
-      : model_(model), loss_(loss), batch_size_(batch_size) {}
-  RecordedStep<T>& operator()(const Batch<T>& batch) {
+  FreshStep(Layer<T>& model, const Loss<T>& loss) : model_(model), loss_(loss) {}
+
+  void record(const Batch<T>& batch) {
+    tape_.clear();
+    output_ = model_(tape_.constant(batch.x()));
+    value_ = loss_(output_, tape_.constant(batch.target()));
+  }
+  double gradient(const Batch<T>&, const std::function<void(std::uint32_t)>& passed = {}) override {
+    sweep_of(tape_, value_)(passed);
+    return value_.value()(0, 0);
+  }
+  double value(const Batch<T>&) override { return value_.value()(0, 0); }
+  Eigen::Map<const Matrix<T>> output() const override { return output_.value(); }
+  Tape<T>& tape() override { return tape_; }
+
+ private:
+  Layer<T>& model_;
+  const Loss<T>& loss_;
+  Tape<T> tape_;
+  Var<T> output_;
+  Var<T> value_;
+};
+
+// The step for each batch: with replay, one recording for full batches and one for the
+// smaller last batch of an epoch; without, the batch recorded on a tape of its own.
+template <class T>
+class Steps {
+ public:
+  Steps(Layer<T>& model, const Loss<T>& loss, Index batch_size, bool replay)
+      : model_(model), loss_(loss), batch_size_(batch_size), replay_(replay), fresh_(model, loss) {}
+  Step<T>& operator()(const Batch<T>& batch) {
+    if (!replay_) {
+      fresh_.record(batch);
+      return fresh_;
+    }
     std::optional<RecordedStep<T>>& step = batch.size() == batch_size_ ? full_ : last_;
-    if (!step || step_size(*step) != batch.size()) step.emplace(model_, loss_, batch);
+    if (!step || step->output().cols() != batch.size()) step.emplace(model_, loss_, batch);
     return *step;
   }
 
  private:
-  static Index step_size(const RecordedStep<T>& step) { return step.output().cols(); }
   Layer<T>& model_;
   const Loss<T>& loss_;
   Index batch_size_;
+  bool replay_;
+  FreshStep<T> fresh_;
   std::optional<RecordedStep<T>> full_;
   std::optional<RecordedStep<T>> last_;
 };
@@ -184,11 +235,11 @@ Dataset<T> shard_of(const Dataset<T>& data, int rank, int ranks) {
 // evaluate over the group: each replica its shard of the data, the sums added across it.
 template <class T>
 Evaluation evaluate_group(Layer<T>& model, const Loss<T>& loss, const Dataset<T>& shard,
-                          Index batch_size, Replicas<T>& replicas) {
+                          Index batch_size, bool replay, Replicas<T>& replicas) {
   double sums[3] = {};  // loss · samples, correct, samples
   Evaluation e;
   if (shard.size() > 0) {
-    e = evaluate(model, loss, shard, batch_size);
+    e = evaluate(model, loss, shard, batch_size, replay);
     const auto n = static_cast<double>(shard.size());
     sums[0] = e.loss * n;
     sums[1] = std::isnan(e.accuracy) ? 0 : std::round(e.accuracy * n);
@@ -234,7 +285,7 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
   for (int epoch = 1; epoch < at.epoch; ++epoch) batcher.start_epoch();  // the orders drawn
 
   // A replica's full batch is its shard of a full batch.
-  RecordedSteps<T> steps(model, loss, shard_of(options.batch_size, rank, ranks).size);
+  Steps<T> steps(model, loss, shard_of(options.batch_size, rank, ranks).size, options.replay);
   Batch<T> batch;
   History& history = at.history;
   for (int epoch = at.epoch; epoch <= options.epochs; ++epoch) {
@@ -256,7 +307,7 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
       }
       optimizer.zero_grad();
       if (batch.size() > 0) {
-        RecordedStep<T>& step = steps(batch);
+        Step<T>& step = steps(batch);
         double value = 0;
         if (replicas) {
           const Index whole = std::min(options.batch_size, train.size() - b * options.batch_size);
@@ -308,8 +359,9 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
     if (options.validation) {
       const Index eval_batch = std::max<Index>(options.batch_size, 256);
       const Evaluation e =
-          replicas ? evaluate_group(model, loss, *validation_shard, eval_batch, *replicas)
-                   : evaluate(model, loss, *options.validation, eval_batch);
+          replicas ? evaluate_group(model, loss, *validation_shard, eval_batch, options.replay,
+                                    *replicas)
+                   : evaluate(model, loss, *options.validation, eval_batch, options.replay);
       stats.val_loss = e.loss;
       stats.val_accuracy = e.accuracy;
     }
@@ -328,16 +380,16 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
 
 template <class T>
 Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
-                    const Dataset<T>& data, Index batch_size) {
+                    const Dataset<T>& data, Index batch_size, bool replay) {
   if (data.size() == 0) throw ad::Error("evaluate: the dataset is empty");
   Batcher<T> batcher(data, batch_size, false);
   batcher.start_epoch();
-  RecordedSteps<T> steps(model, loss, batch_size);
+  Steps<T> steps(model, loss, batch_size, replay);
   Batch<T> batch;
   double loss_sum = 0;
   Index hits = 0;
   while (batcher.next(batch)) {
-    RecordedStep<T>& step = steps(batch);
+    Step<T>& step = steps(batch);
     loss_sum += step.value(batch) * static_cast<double>(batch.size());
     if (!batch.labels().empty()) hits += correct(step.output(), batch.labels());
   }
@@ -379,10 +431,10 @@ template History fit<float>(Layer<float>&, const Loss<float>&, Optimizer<float>&
                             const Dataset<float>&, const FitOptions<float>&);
 template History fit<double>(Layer<double>&, const Loss<double>&, Optimizer<double>&,
                              const Dataset<double>&, const FitOptions<double>&);
-template Evaluation evaluate<float>(Layer<float>&, const Loss<float>&, const Dataset<float>&,
-                                    Index);
+template Evaluation evaluate<float>(Layer<float>&, const Loss<float>&, const Dataset<float>&, Index,
+                                    bool);
 template Evaluation evaluate<double>(Layer<double>&, const Loss<double>&, const Dataset<double>&,
-                                     Index);
+                                     Index, bool);
 template Matrix<float> predict<float>(Layer<float>&, const Eigen::Ref<const Matrix<float>>&, Index);
 template Matrix<double> predict<double>(Layer<double>&, const Eigen::Ref<const Matrix<double>>&,
                                         Index);

@@ -9,4 +9,5 @@
 #include <ad/nn/module.hpp>
 #include <ad/nn/optim.hpp>
 #include <ad/nn/serialize.hpp>
+#include <ad/nn/threads.hpp>
 #include <ad/nn/train.hpp>

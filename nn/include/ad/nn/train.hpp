@@ -120,6 +120,12 @@ struct FitOptions {
   std::filesystem::path checkpoint = {};
   std::int64_t checkpoint_every = 0;
   bool resume = false;
+  // Records the step (the model's output and the loss) once per batch size and evaluates it
+  // again for every batch, as ad::record does (docs/replay.md). Set it to false for a model or
+  // loss whose graph depends on the values or on draws made while recording (an `if` on a
+  // value, a dropout mask drawn in a layer's forward): the step is then recorded anew for each
+  // batch, as a loop around Tape::backward would.
+  bool replay = true;
 };
 
 // The scalar type T is deduced from the model, optimiser and data: the loss (a function
@@ -136,7 +142,7 @@ struct Evaluation {
 
 template <class T>
 Evaluation evaluate(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss,
-                    const Dataset<T>& data, Index batch_size = 256);
+                    const Dataset<T>& data, Index batch_size = 256, bool replay = true);
 
 // The model's outputs for x (features x samples), computed in batches.
 template <class T>
