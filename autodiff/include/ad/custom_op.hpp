@@ -205,12 +205,12 @@ template <class Op, class T>
 [[noreturn]] void reject_shapes(const char* op, std::span<const Shape> shapes,
                                 const std::string& why, std::source_location where);
 
-// custom_op's work once the Saved state is on the tape: Op's shape rule, then the route
-// every op takes.
 // Whether op Op declares that its rules hold on dual numbers (`static constexpr bool
 // second_order = true;`): its value and adjoint rules are written for any scalar type and
 // differentiate correctly on ad::Dual<double>, so that <ad/hessian.hpp> can differentiate
-// them once more.
+// them once more. Without it, record_custom refuses the op on a tape of dual numbers: rules
+// written for float and double alone cannot be trusted to carry a tangent (a cast to double
+// drops it).
 template <class Op>
 concept declares_second_order = requires {
   requires Op::second_order;
@@ -218,7 +218,7 @@ concept declares_second_order = requires {
 
 // An ad::Error: op `name` was recorded on a second-order tape without declaring second_order.
 [[noreturn]] void reject_first_order_only(const char* op, std::source_location where);
-
+// Op's shape rule, then the route every op takes.
 template <class Op, class T>
 Var<T> record_custom_op(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
                         std::source_location where) {
