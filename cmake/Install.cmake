@@ -50,19 +50,52 @@ install(FILES ${PROJECT_BINARY_DIR}/ad.pc DESTINATION ${AD_PKGCONFIG_DIR})
 # The Debian package: libad-dev, after Debian's name for a library's development files
 # (lib<name>-dev). It holds the static libraries, headers, CMake package and ad.pc; programs
 # linked with them do not depend on it at run time, so there is no runtime package (libad0).
-# Build it from a portable configuration (the package preset: no -march=native).
+# Build it from a portable configuration (the package preset: no -march=native). lintian
+# finds nothing above its informational level in it (scripts/test-consumer runs it).
+set(AD_PACKAGE_NAME libad-dev)
+set(AD_PACKAGE_MAINTAINER
+    "Seed 77dc55c9 maintainers <maintainers@users.noreply.h-seed-77dc55c9.example>")
 set(CPACK_GENERATOR DEB)
-set(CPACK_PACKAGE_NAME libad-dev)
+set(CPACK_PACKAGE_NAME ${AD_PACKAGE_NAME})
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION} (development files)")
-set(CPACK_PACKAGE_CONTACT "ad maintainers <ad@localhost>")
+# The extended description: lines of at most 79 characters (lintian).
+set(CPACK_PACKAGE_DESCRIPTION
+    "A C++20 engine that records matrix operations on a tape and sweeps it
+backwards for the gradient of a result with respect to every matrix that went
+into it, with a layer that builds and trains dense networks (ad::autodiff and
+ad::nn). This package holds the static libraries, the headers, the CMake
+package (find_package(ad)) and ad.pc for pkg-config.")
+set(CPACK_PACKAGE_CONTACT "${AD_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
-# What the installed CMake package and ad.pc ask for (find_dependency, Requires).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libeigen3-dev (>= 3.4), libfmt-dev, zlib1g-dev")
+# What the installed CMake package and ad.pc ask for (find_dependency, Requires), within the
+# versions the libraries were compiled against: fmt's symbols carry its major version
+# (fmt::v9), and matrices pass between the libraries and their users, so Eigen's layout
+# must be the one compiled in.
+string(REGEX MATCH "^[0-9]+" ad_fmt_major "${fmt_VERSION}")
+math(EXPR ad_fmt_next_major "${ad_fmt_major} + 1")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libeigen3-dev (>= 3.4), libeigen3-dev (<< 3.5), libfmt-dev (>= ${fmt_VERSION}), libfmt-dev (<< ${ad_fmt_next_major}), zlib1g-dev")
 if(AD_BLAS)
   string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenblas-dev")
 endif()
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, pkgconf")
+
+# Debian's /usr/share/doc/<package>/: the copyright file and, gzip -9n, the changelog (a
+# native package's changelog.gz), whose latest entry must be this version.
+file(STRINGS ${CMAKE_CURRENT_LIST_DIR}/debian/changelog ad_changelog_top LIMIT_COUNT 1)
+if(NOT ad_changelog_top MATCHES "^ad \\(${PROJECT_VERSION}\\) ")
+  message(FATAL_ERROR "cmake/debian/changelog's latest entry is '${ad_changelog_top}': "
+                      "add an entry for version ${PROJECT_VERSION}")
+endif()
+set(ad_changelog_gz ${PROJECT_BINARY_DIR}/debian/changelog.gz)
+file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/debian)
+execute_process(COMMAND gzip -9n -c ${CMAKE_CURRENT_LIST_DIR}/debian/changelog
+                OUTPUT_FILE ${ad_changelog_gz} COMMAND_ERROR_IS_FATAL ANY)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             ${CMAKE_CURRENT_LIST_DIR}/debian/changelog)
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/debian/copyright ${ad_changelog_gz}
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${AD_PACKAGE_NAME})
 include(CPack)

@@ -1,5 +1,5 @@
 // Two ops of one's own (ops.hpp): records them on a tape, takes gradients, checks each
-// against central finite differences with ad::gradcheck, and runs them on a float tape.
+// against central finite differences with ad::gradcheck, on double tapes and on float ones.
 // Exits with status 1 if a check fails.
 
 #include "ops.hpp"
@@ -23,13 +23,20 @@ int main() {
   fmt::print("d sum(log_sum_exp(Z)) / dZ: the softmax of each column, columns summing to {}\n",
              Mat(z.grad().colwise().sum()));
 
-  const ad::GradcheckResult lse = ad::gradcheck(
-      [](std::span<const ad::Var<double>> v) { return sum(example::log_sum_exp(v[0])); }, {Z});
+  // Generic functions: checked on a double tape, and on a float one when asked.
+  auto total_lse = [](const auto& v) { return sum(example::log_sum_exp(v[0])); };
+  auto form_of = [](const auto& xv, const auto& Av, const auto& yv) {
+    return example::bilinear(xv, Av, yv);
+  };
+  const ad::GradcheckResult lse = ad::gradcheck(total_lse, {Z});
   fmt::print("\ngradcheck log_sum_exp: {}\n", lse);
-  const ad::GradcheckResult form = ad::gradcheck(
-      [](std::span<const ad::Var<double>> v) { return example::bilinear(v[0], v[1], v[2]); },
-      {x, A, y});
+  const ad::GradcheckResult form = ad::gradcheck(form_of, {x, A, y});
   fmt::print("gradcheck bilinear: {}\n", form);
+  const ad::GradcheckResult lse_f = ad::gradcheck<float>(total_lse, {Z.cast<float>()});
+  fmt::print("gradcheck log_sum_exp: {}\n", lse_f);
+  const ad::GradcheckResult form_f =
+      ad::gradcheck<float>(form_of, {x.cast<float>(), A.cast<float>(), y.cast<float>()});
+  fmt::print("gradcheck bilinear: {}\n", form_f);
 
   // The same definitions on a float tape.
   ad::Tape<float> floats;
@@ -43,5 +50,5 @@ int main() {
   } catch (const ad::ShapeError& e) {
     fmt::print("\n{}\n", e.what());
   }
-  return lse.passed && form.passed ? 0 : 1;
+  return lse.passed && form.passed && lse_f.passed && form_f.passed ? 0 : 1;
 }

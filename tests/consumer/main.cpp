@@ -1,6 +1,7 @@
 // A program that uses ad as a library: the gradient of the network of seed 001,
-// y = σ(W3 σ(W2 σ(W1 I))), from the tape and from backpropagation written out by hand; then
-// a small network trained on XOR, saved, and loaded back without the code that built it.
+// y = σ(W3 σ(W2 σ(W1 I))), from the tape, from backpropagation written out by hand, and
+// against central differences; then a small network trained on XOR, saved, and loaded back
+// without the code that built it.
 #include <ad/ad.hpp>
 #include <ad/nn/nn.hpp>
 
@@ -37,6 +38,14 @@ int main() {
       "ad {}: y = {:.6f}\n∂y/∂W1 =\n{:.6f}\nlargest difference from the hand-derived "
       "gradient: {:.1e}\n",
       ad::version_string, y.value()(0, 0), w1.grad(), error);
+  // And against central differences: gradcheck takes any callable of the weights, here one
+  // closing over the input I.
+  const ad::GradcheckResult check = ad::gradcheck(
+      [&](const ad::Var<double>& v1, const ad::Var<double>& v2, const ad::Var<double>& v3) {
+        return sigmoid(v3 * sigmoid(v2 * sigmoid(v1 * v1.tape().constant(I))));
+      },
+      {W1, W2, W3});
+  fmt::print("{}\n", check);
 
   nn::Dataset<double> xor_data;
   xor_data.x = Mat{{0, 0, 1, 1}, {0, 1, 0, 1}};
@@ -54,7 +63,7 @@ int main() {
   const auto classes = nn::classes_of<double>(outputs);
   fmt::print("{}\nXOR logits after training: {:.3f}\n", loaded.summary(), outputs);
 
-  const bool ok = error <= 1e-15 && classes == xor_data.labels;
+  const bool ok = error <= 1e-15 && check.passed && classes == xor_data.labels;
   fmt::print("{}\n", ok ? "OK" : "FAILED");
   return ok ? 0 : 1;
 }

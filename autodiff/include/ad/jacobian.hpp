@@ -23,10 +23,6 @@
 
 namespace ad {
 
-// A function of matrices recorded on a tape, returning a matrix of any shape.
-template <class T>
-using Function = std::function<Var<T>(std::span<const Var<T>>)>;
-
 // The Jacobian of f at x (f(x) m x n, x p x q: an mn x pq matrix).
 template <class T>
 Matrix<T> jacobian(const std::type_identity_t<std::function<Var<T>(const Var<T>&)>>& f,
@@ -56,26 +52,38 @@ struct JacobianCheckOptions {
     projection,  // vᵀJu for random v, u against the central difference of vᵀf along u
   };
   Mode mode = Mode::automatic;
-  GradcheckOptions tolerances;
+  GradcheckOptions tolerances = {};
   Eigen::Index full_limit = 4096;
   int projections = 3;
   std::uint64_t seed = 1;  // for the random v and u
 };
 
-// gradcheck for f with a value of any shape (1x1 included), in double precision.
+namespace detail {
+template <class T>
+GradcheckResult gradcheck_jacobian(const Function<T>& f, const std::vector<Matrix<T>>& inputs,
+                                   const JacobianCheckOptions& options);
+}  // namespace detail
+
+// gradcheck for f with a value of any shape (1x1 included): f is any callable, and the
+// check's precision and tolerances are chosen, as <ad/gradcheck.hpp> says for ad::gradcheck.
 //
 // Full mode compares each Jacobian entry, analytic (one backward sweep per output element)
-// against numeric (2 recordings per input element, each giving a whole column); an
+// against numeric (2 evaluations per input element, each giving a whole column); an
 // InputCheck's worst_row and worst_col are then the output and input element (column-major
-// indices) of the worst Jacobian entry. Projection mode costs one sweep and 2 recordings
+// indices) of the worst Jacobian entry. Projection mode costs one sweep and 2 evaluations
 // per input and projection, whatever the sizes: it draws v (output-shaped) and u
 // (input-shaped) from N(0, 1), and compares vᵀJu from the vector-Jacobian product with
 // (vᵀf(x + hu) − vᵀf(x − hu)) / 2h; worst_row is then the projection's number. A wrong
 // Jacobian entry shows up in a projection with probability 1.
 // Bad options (a step or tolerance as gradcheck refuses them, a negative full_limit, fewer
 // than one projection) are an ad::Error before f is called.
-GradcheckResult gradcheck_jacobian(const Function<double>& f,
-                                   const std::vector<Matrix<double>>& inputs,
-                                   const JacobianCheckOptions& options = {});
+template <class T = void, class F>
+GradcheckResult gradcheck_jacobian(F&& f,
+                                   const std::vector<Matrix<detail::CheckScalar<T, F>>>& inputs,
+                                   const JacobianCheckOptions& options = {}) {
+  using S = detail::CheckScalar<T, F>;
+  return detail::gradcheck_jacobian<S>(detail::adapt<S>(f, inputs.size(), "gradcheck_jacobian"),
+                                       inputs, options);
+}
 
 }  // namespace ad
