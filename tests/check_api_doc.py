@@ -94,6 +94,8 @@ def declared_name(piece):
             if m.group(1) or re.search(r"\boperator\s*\S*\s*$", piece[:i]):
                 return None
             return m.group(2)
+    if re.search(rf"{IDENT}\s*<.*>\s*=", piece, flags=re.S):
+        return None  # a variable template's specialisation (is_dual<Dual<T>> = true)
     m = re.search(rf"(::\s*)?({IDENT})\s*(=.*)?$", piece, flags=re.S)
     if m and not m.group(1) and m.group(2) not in KEYWORDS:
         return m.group(2)

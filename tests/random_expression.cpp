@@ -9,6 +9,7 @@ namespace {
 
 using V = Var<double>;
 using Mat = Matrix<double>;
+using D = Dual<double>;
 
 // One kind per op call; a step records one of these. Each op of the engine is at least
 // one kind, so that the generator reaches every op.
@@ -84,11 +85,14 @@ enum Kind {
 
 Axis axis_of(const Step& s) { return s.sizes[0] == 0 ? Axis::rows : Axis::cols; }
 
-V apply(const Step& s, const std::vector<V>& nodes, Tape<double>& tape) {
+// The step on a tape of T: double when the graph is built and checked, ad::Dual<double> for
+// second derivatives.
+template <class T>
+Var<T> apply(const Step& s, const std::vector<Var<T>>& nodes, Tape<T>& tape) {
   auto in = [&](std::size_t k) { return nodes[s.operands[k]]; };
   switch (static_cast<Kind>(s.op)) {
     case kConstant:
-      return tape.constant(s.constant);
+      return tape.constant(s.constant.cast<T>());
     case kMatmul:
       return in(0) * in(1);
     case kTranspose:
@@ -171,9 +175,10 @@ V apply(const Step& s, const std::vector<V>& nodes, Tape<double>& tape) {
       return col(in(0), s.sizes[0]);
     case kHcat:
     case kVcat: {
-      std::vector<V> parts;
+      std::vector<Var<T>> parts;
       for (std::size_t k = 0; k < s.operands.size(); ++k) parts.push_back(in(k));
-      return s.op == kHcat ? hcat(std::span<const V>(parts)) : vcat(std::span<const V>(parts));
+      return s.op == kHcat ? hcat(std::span<const Var<T>>(parts))
+                           : vcat(std::span<const Var<T>>(parts));
     }
     case kBroadcastTo:
       return broadcast_to(in(0), s.sizes[0], s.sizes[1]);
@@ -192,7 +197,7 @@ V apply(const Step& s, const std::vector<V>& nodes, Tape<double>& tape) {
           Eigen::Map<const Eigen::Matrix<Eigen::Index, 1, Eigen::Dynamic>>(
               s.sizes.data(), static_cast<Eigen::Index>(s.sizes.size()))
               .cast<double>();
-      return sparse_softmax_cross_entropy(in(0), tape.constant(labels));
+      return sparse_softmax_cross_entropy(in(0), tape.constant(labels.cast<T>()));
     }
     case kBinaryCrossEntropy:
       return binary_cross_entropy_with_logits(in(0), in(1));
@@ -568,13 +573,21 @@ class Builder {
   std::vector<V> nodes_;
 };
 
+template <class T>
+Var<T> replay(const std::vector<Step>& steps, std::span<const Var<T>> x) {
+  std::vector<Var<T>> nodes(x.begin(), x.end());
+  Tape<T>& tape = x[0].tape();
+  for (const Step& s : steps) nodes.push_back(apply(s, nodes, tape));
+  return nodes.back();
+}
+
 }  // namespace
 
 Var<double> RandomExpression::operator()(std::span<const Var<double>> x) const {
-  std::vector<V> nodes(x.begin(), x.end());
-  Tape<double>& tape = x[0].tape();
-  for (const Step& s : steps) nodes.push_back(apply(s, nodes, tape));
-  return nodes.back();
+  return replay(steps, x);
+}
+Var<Dual<double>> RandomExpression::operator()(std::span<const Var<Dual<double>>> x) const {
+  return replay(steps, x);
 }
 
 std::string RandomExpression::text() const {

@@ -33,6 +33,8 @@ struct RandomExpression {
 
   // Records the graph on the inputs' tape; returns its output node.
   Var<double> operator()(std::span<const Var<double>> x) const;
+  // The same on a tape of dual numbers, for second derivatives (<ad/hessian.hpp>).
+  Var<Dual<double>> operator()(std::span<const Var<Dual<double>>> x) const;
   // The readable form (ops and shapes), from one recording at the inputs.
   std::string text() const;
 };

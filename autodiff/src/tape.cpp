@@ -179,7 +179,8 @@ std::string first_non_finite(const M& m) {
   if (m.size() == 0 || m.allFinite()) return {};
   for (Eigen::Index j = 0; j < m.cols(); ++j) {
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
-      if (!std::isfinite(m(i, j))) return fmt::format("({}, {}) = {}", i, j, m(i, j));
+      using std::isfinite;
+      if (!isfinite(m(i, j))) return fmt::format("({}, {}) = {}", i, j, m(i, j));
     }
   }
   return {};
@@ -627,9 +628,12 @@ template class Var<float>;
 template class Var<double>;
 template class Tape<float>;
 template class Tape<double>;
+template class Var<Dual<double>>;
+template class Tape<Dual<double>>;
 #ifdef AD_DEBUG_CHECKS
 template class Parameter<float>;
 template class Parameter<double>;
+template class Parameter<Dual<double>>;
 #endif
 
 }  // namespace ad

@@ -46,11 +46,11 @@ std::vector<Sample> pairs(const std::vector<ShapePair>& shapes, Domain first = D
   return samples;
 }
 
-// A case from one generic lambda f(std::span<const ad::Var<T>>), instantiated for both tapes.
+// A case from one generic lambda f(std::span<const ad::Var<T>>), instantiated for every tape.
 template <class F>
 CatalogCase make_case(Family family, std::string_view name, std::string_view also,
                       std::string label, F f, std::vector<Sample> samples) {
-  return {family, name, also, std::move(label), CaseFunction{f, f}, std::move(samples)};
+  return {family, name, also, std::move(label), CaseFunction{f, f, f}, std::move(samples)};
 }
 
 // Labels that visit every class as the columns go on, for logits of `rows` classes.

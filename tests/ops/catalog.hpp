@@ -60,12 +60,17 @@ using Sample = std::vector<Input>;  // one input per argument of the case's func
 template <class T>
 using OpFunction = std::function<ad::Var<T>(std::span<const ad::Var<T>>)>;
 
-// A case's function on either tape; both come from one generic lambda (see make_case).
+// A case's function on each tape (double, float, and the dual numbers of second
+// derivatives); all come from one generic lambda (see make_case).
 struct CaseFunction {
   OpFunction<double> on_double;
   OpFunction<float> on_float;
+  OpFunction<ad::Dual<double>> on_dual;
   ad::Var<double> operator()(std::span<const ad::Var<double>> x) const { return on_double(x); }
   ad::Var<float> operator()(std::span<const ad::Var<float>> x) const { return on_float(x); }
+  ad::Var<ad::Dual<double>> operator()(std::span<const ad::Var<ad::Dual<double>>> x) const {
+    return on_dual(x);
+  }
 };
 
 struct CatalogCase {

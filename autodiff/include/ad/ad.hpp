@@ -8,6 +8,7 @@
 #include <ad/expression.hpp>
 #include <ad/format.hpp>
 #include <ad/gradcheck.hpp>
+#include <ad/hessian.hpp>
 #include <ad/jacobian.hpp>
 #include <ad/losses.hpp>
 #include <ad/op_table.hpp>

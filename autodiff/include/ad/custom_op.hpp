@@ -178,10 +178,11 @@ Expr<T> symbolic_of(const Symbolic<T>& s, int i) {
 }
 
 // Op's symbolic rule, or null for an op that gives none (ad::explain then calls its adjoint
-// rule).
+// rule). A dual tape (second derivatives, <ad/hessian.hpp>) is never explained: its ops
+// carry none.
 template <class Op, class T>
 constexpr auto symbolic_rule_of() -> Expr<T> (*)(const Symbolic<T>&, int) {
-  if constexpr (HasSymbolic<Op, T>) {
+  if constexpr (HasSymbolic<Op, T> && !is_dual<T>) {
     return &symbolic_of<Op, T>;
   } else {
     return nullptr;
@@ -235,11 +236,23 @@ template <class Op, class T>
 [[noreturn]] void reject_shapes(const char* op, std::span<const Shape> shapes,
                                 const std::string& why, std::source_location where);
 
-// custom_op's work once the Saved state is on the tape: Op's shape rule, then the route
-// every op takes.
+// Whether op Op declares that its rules hold on dual numbers (`static constexpr bool
+// second_order = true;`): its value and adjoint rules are written for any scalar type and
+// differentiate correctly on ad::Dual<double>, so that <ad/hessian.hpp> can differentiate
+// them once more. Without it, record_custom refuses the op on a tape of dual numbers: rules
+// written for float and double alone cannot be trusted to carry a tangent (a cast to double
+// drops it).
+template <class Op>
+concept declares_second_order = requires {
+  requires Op::second_order;
+};
+
+// An ad::Error: op `name` was recorded on a second-order tape without declaring second_order.
+[[noreturn]] void reject_first_order_only(const char* op, std::source_location where);
+// Op's shape rule, then the route every op takes.
 template <class Op, class T>
-Var<T> record_custom(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
-                     std::source_location where) {
+Var<T> record_custom_op(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
+                        std::source_location where) {
   const InputShapes<T> in(inputs);
   Shape shape;
   try {
@@ -254,6 +267,18 @@ Var<T> record_custom(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
     reject_shapes(Op::name, shapes, e.what(), where);
   }
   return record_inputs<Op>(tape, Op::name, inputs, shape, where, saved);
+}
+
+// custom_op's work once the Saved state is on the tape; on a second-order tape (ad::Dual)
+// only for an op that declares second_order.
+template <class Op, class T>
+Var<T> record_custom(Tape<T>& tape, std::span<const Var<T>> inputs, void* saved,
+                     std::source_location where) {
+  if constexpr (is_dual<T> && !declares_second_order<Op>) {
+    reject_first_order_only(Op::name, where);
+  } else {
+    return record_custom_op<Op>(tape, inputs, saved, where);
+  }
 }
 
 }  // namespace detail

@@ -12,6 +12,7 @@
 // One tape belongs to one thread at a time; tapes share nothing.
 
 #include <ad/config.hpp>
+#include <ad/dual.hpp>
 #include <ad/error.hpp>
 #include <ad/parameter.hpp>
 
@@ -72,6 +73,12 @@ struct OpRules {
 template <class X>
 struct At {
   At(X operand, std::source_location caller = std::source_location::current())
+      : x(operand), where(caller) {}
+  // A plain number where the tape's scalar is another type: 2 * x on a tape of
+  // ad::Dual<double> (two conversions in a row, int to Dual to At, are not implicit).
+  template <class U>
+  requires(std::is_arithmetic_v<U> && !std::is_same_v<U, X> && std::is_constructible_v<X, U>)
+      At(U operand, std::source_location caller = std::source_location::current())
       : x(operand), where(caller) {}
   X x;
   std::source_location where;
@@ -631,5 +638,7 @@ extern template class Tape<float>;
 extern template class Tape<double>;
 extern template class Var<float>;
 extern template class Var<double>;
+extern template class Tape<Dual<double>>;
+extern template class Var<Dual<double>>;
 
 }  // namespace ad

@@ -163,19 +163,34 @@ struct Det {
   struct Saved {
     SavedLU<T> a;
   };
+  // c A⁻ᵀ loses accuracy as A nears singularity; the SVD form does not.
+  static bool inverse_is_accurate(const SavedLU<T>& lu) {
+    using std::sqrt;
+    return lu.rcond > sqrt(std::numeric_limits<T>::epsilon());
+  }
   static void value(const Rule<T, Saved>& r) {
     SavedLU<T>& lu = r.saved().a;
     lu.factor(r.x(0));
+    // On dual numbers the SVD form would differentiate an iterative solver's steps, which
+    // carry the tangent only as far as they converge: second derivatives near singularity
+    // are refused rather than approximated.
+    if constexpr (is_dual<T>) {
+      if (!inverse_is_accurate(lu)) {
+        throw NumericError(fmt::format(
+            "{}: second derivatives of det at a nearly singular {}x{} matrix (reciprocal "
+            "condition number {:.3g}) are not available (at {})",
+            info.name, lu.lu.rows, lu.lu.cols, lu.rcond, to_string(r.where())));
+      }
+    }
     r.y()(0, 0) = lu.determinant();
   }
   static void adjoint(const Rule<T, Saved>& r) {
     const SavedLU<T>& lu = r.saved().a;
     const T cbar = r.ybar()(0, 0);
-    // c A⁻ᵀ loses accuracy as A nears singularity; the SVD form does not.
-    if (lu.rcond > std::sqrt(std::numeric_limits<T>::epsilon())) {
+    if (inverse_is_accurate(lu)) {
       const Eigen::Index n = lu.lu.rows;
       r.accumulate(0, (cbar * r.y()(0, 0)) * lu.solve_transposed(Matrix<T>::Identity(n, n)));
-    } else {
+    } else if constexpr (!is_dual<T>) {
       r.accumulate(0, cbar * adjugate<T>(r.x(0)).transpose());
     }
   }
@@ -405,25 +420,20 @@ Var<T> diag(const Var<T>& a, std::source_location where) {
                    where);
 }
 
-template Var<float> trace(const Var<float>&, std::source_location);
-template Var<double> trace(const Var<double>&, std::source_location);
-template Var<float> inverse(const Var<float>&, std::source_location);
-template Var<double> inverse(const Var<double>&, std::source_location);
-template Var<float> det(const Var<float>&, std::source_location);
-template Var<double> det(const Var<double>&, std::source_location);
-template Var<float> logdet(const Var<float>&, std::source_location);
-template Var<double> logdet(const Var<double>&, std::source_location);
-template Var<float> solve(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> solve(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> dot(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> dot(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> outer(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> outer(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> norm(const Var<float>&, std::source_location);
-template Var<double> norm(const Var<double>&, std::source_location);
-template Var<float> diag(const Var<float>&, std::source_location);
-template Var<double> diag(const Var<double>&, std::source_location);
+#define AD_ALGEBRA(T)                                                        \
+  template Var<T> trace(const Var<T>&, std::source_location);                \
+  template Var<T> inverse(const Var<T>&, std::source_location);              \
+  template Var<T> det(const Var<T>&, std::source_location);                  \
+  template Var<T> logdet(const Var<T>&, std::source_location);               \
+  template Var<T> solve(const Var<T>&, const Var<T>&, std::source_location); \
+  template Var<T> dot(const Var<T>&, const Var<T>&, std::source_location);   \
+  template Var<T> outer(const Var<T>&, const Var<T>&, std::source_location); \
+  template Var<T> norm(const Var<T>&, std::source_location);                 \
+  template Var<T> diag(const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_ALGEBRA)
+#undef AD_ALGEBRA
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> algebra_ops() {
   static constexpr OpInfo rows[] = {
@@ -433,5 +443,6 @@ std::span<const OpInfo> algebra_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

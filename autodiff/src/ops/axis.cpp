@@ -165,13 +165,14 @@ Var<T> max(const Var<T>& a, Axis axis, std::source_location where) {
   return along<MaxAxis<T>>("max", a, axis, true, where);
 }
 
-template Var<float> sum(const Var<float>&, Axis, std::source_location);
-template Var<double> sum(const Var<double>&, Axis, std::source_location);
-template Var<float> mean(const Var<float>&, Axis, std::source_location);
-template Var<double> mean(const Var<double>&, Axis, std::source_location);
-template Var<float> max(const Var<float>&, Axis, std::source_location);
-template Var<double> max(const Var<double>&, Axis, std::source_location);
+#define AD_AXIS(T)                                                 \
+  template Var<T> sum(const Var<T>&, Axis, std::source_location);  \
+  template Var<T> mean(const Var<T>&, Axis, std::source_location); \
+  template Var<T> max(const Var<T>&, Axis, std::source_location);
+AD_INSTANTIATE_OPS(AD_AXIS)
+#undef AD_AXIS
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> axis_ops() {
   static constexpr OpInfo rows[] = {SumAxis<double>::info, MeanAxis<double>::info,
@@ -179,5 +180,6 @@ std::span<const OpInfo> axis_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

@@ -83,13 +83,14 @@ Var<T> hadamard(const Var<T>& a, const Var<T>& b, std::source_location where) {
   return detail::broadcasting<Hadamard<T>>("hadamard", a, b, where);
 }
 
-template Var<float> add(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> add(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> subtract(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> subtract(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> hadamard(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> hadamard(const Var<double>&, const Var<double>&, std::source_location);
+#define AD_BROADCAST(T)                                                         \
+  template Var<T> add(const Var<T>&, const Var<T>&, std::source_location);      \
+  template Var<T> subtract(const Var<T>&, const Var<T>&, std::source_location); \
+  template Var<T> hadamard(const Var<T>&, const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_BROADCAST)
+#undef AD_BROADCAST
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> broadcast_ops() {
   static constexpr OpInfo rows[] = {Add<double>::info, Subtract<double>::info,
@@ -97,5 +98,6 @@ std::span<const OpInfo> broadcast_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

@@ -39,7 +39,8 @@ void factor_spd(std::string_view op, const Eigen::Map<const Matrix<T>>& x, Eigen
   Eigen::Index failed = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(l);
   // A NaN pivot passes Eigen's test (x ≤ 0 is false) and propagates down the diagonal.
   if (failed < 0 && !l.diagonal().allFinite()) {
-    for (failed = 0; std::isfinite(l(failed, failed));) ++failed;
+    using std::isfinite;
+    for (failed = 0; isfinite(l(failed, failed));) ++failed;
   }
   if (failed >= 0) {
     // The pivot that failed: the diagonal element less the squares of the row of L already
@@ -60,7 +61,8 @@ void require_nonzero_diagonal(std::string_view op, const Eigen::Map<const Matrix
                               std::source_location where) {
   const auto d = t.diagonal();
   for (Eigen::Index i = 0; i < d.size(); ++i) {
-    if (d(i) == T(0) || !std::isfinite(d(i))) {
+    using std::isfinite;
+    if (d(i) == T(0) || !isfinite(d(i))) {
       throw NumericError(fmt::format(
           "{}: the {}x{} triangular matrix is singular: diagonal element {} (0-based) is {} (at "
           "{})",
@@ -361,17 +363,16 @@ Var<T> logdet_spd(const Var<T>& a, std::source_location where) {
   return detail::record<LogdetSpd<T>>(tape, "logdet_spd", {a}, {1, 1}, where, {l});
 }
 
-template Var<float> cholesky(const Var<float>&, std::source_location);
-template Var<double> cholesky(const Var<double>&, std::source_location);
-template Var<float> triangular_solve(const Var<float>&, const Var<float>&, Triangle, Transposed,
-                                     std::source_location);
-template Var<double> triangular_solve(const Var<double>&, const Var<double>&, Triangle, Transposed,
-                                      std::source_location);
-template Var<float> cholesky_solve(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> cholesky_solve(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> logdet_spd(const Var<float>&, std::source_location);
-template Var<double> logdet_spd(const Var<double>&, std::source_location);
+#define AD_CHOLESKY(T)                                                                 \
+  template Var<T> cholesky(const Var<T>&, std::source_location);                       \
+  template Var<T> triangular_solve(const Var<T>&, const Var<T>&, Triangle, Transposed, \
+                                   std::source_location);                              \
+  template Var<T> cholesky_solve(const Var<T>&, const Var<T>&, std::source_location);  \
+  template Var<T> logdet_spd(const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_CHOLESKY)
+#undef AD_CHOLESKY
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> cholesky_ops() {
   static constexpr OpInfo rows[] = {Cholesky<double>::info, TriangularSolve<double>::info,
@@ -379,5 +380,6 @@ std::span<const OpInfo> cholesky_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

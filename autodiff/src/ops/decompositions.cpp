@@ -71,7 +71,8 @@ Matrix<T> inverse_gaps(const D& d) {
   for (Eigen::Index j = 0; j < k; ++j) {
     for (Eigen::Index i = 0; i < k; ++i) {
       const T gap = d(j) - d(i);
-      f(i, j) = i == j || std::abs(gap) <= tolerance ? T(0) : T(1) / gap;
+      using std::abs;
+      f(i, j) = i == j || abs(gap) <= tolerance ? T(0) : T(1) / gap;
     }
   }
   return f;
@@ -105,18 +106,59 @@ SavedEigh<T> allocate_eigh(Tape<T>& tape, Eigen::Index n) {
 }
 
 template <class T>
-void factor_eigh(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const SavedEigh<T>& f,
-                 std::source_location where) {
-  const Matrix<T> symmetric = (a + a.transpose()) * T(0.5);
-  const Eigen::SelfAdjointEigenSolver<Matrix<T>> solver(symmetric);
+Eigen::SelfAdjointEigenSolver<Matrix<T>> solve_eigh(std::string_view op, const Matrix<T>& symmetric,
+                                                    std::source_location where) {
+  Eigen::SelfAdjointEigenSolver<Matrix<T>> solver(symmetric);
   if (solver.info() != Eigen::Success || !solver.eigenvalues().allFinite()) {
     throw NumericError(fmt::format(
         "{}: the eigendecomposition of the {}x{} matrix failed (a NaN or Inf in it?) (at {})", op,
-        a.rows(), a.cols(), to_string(where)));
+        symmetric.rows(), symmetric.cols(), to_string(where)));
   }
-  f.values.map() = solver.eigenvalues();
-  f.vectors.map() = solver.eigenvectors();
-  fix_signs(f.vectors.map());
+  return solver;
+}
+
+// On dual numbers, where the factors' tangents are written out: an ad::NumericError if two
+// of the values d (eigenvalues, squared singular values) repeat to working precision, or
+// (for the SVD) one is 0. There the tangents are not determined by the factors alone (the
+// second derivative of a function of the eigenvalues needs its own divided differences), and a
+// second derivative through them would be silently wrong.
+template <class D>
+void require_distinct(std::string_view op, const D& d, bool nonzero, std::source_location where) {
+  const Matrix<double> gaps = inverse_gaps<double>(d);
+  const Eigen::Index n = d.size();
+  const double tolerance =
+      double(n) * std::numeric_limits<double>::epsilon() * (n == 0 ? 0.0 : d.cwiseAbs().maxCoeff());
+  const bool repeated = (gaps.array() == 0).count() > n;
+  const bool zero = nonzero && (d.array().abs() <= tolerance).any();
+  if (repeated || zero) {
+    throw NumericError(
+        fmt::format("{}: second derivatives where {} are not available (the values: {}) (at {})",
+                    op, repeated ? "values repeat" : "a singular value is 0",
+                    fmt::join(d.data(), d.data() + n, ", "), to_string(where)));
+  }
+}
+
+// On dual numbers: the factorisation of the values, and the tangents by first-order
+// perturbation, with P = Vᵀ Ȧ V:  λ̇ = diag(P) ;  V̇ = V (F ⊙ P), Fᵢⱼ = 1 / (λⱼ − λᵢ).
+template <class T>
+void factor_eigh(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const SavedEigh<T>& f,
+                 std::source_location where) {
+  if constexpr (is_dual<T>) {
+    const Matrix<double> values = detail::values_of(a), tangents = detail::tangents_of(a);
+    const auto solver = solve_eigh<double>(op, (values + values.transpose()) * 0.5, where);
+    require_distinct(op, solver.eigenvalues(), false, where);
+    Matrix<double> v = solver.eigenvectors();
+    fix_signs(v);
+    const Matrix<double> p = v.transpose() * ((tangents + tangents.transpose()) * 0.5) * v;
+    f.values.map() = detail::dual_of(solver.eigenvalues(), p.diagonal());
+    f.vectors.map() =
+        detail::dual_of(v, v * inverse_gaps<double>(solver.eigenvalues()).cwiseProduct(p));
+  } else {
+    const auto solver = solve_eigh<T>(op, (a + a.transpose()) * T(0.5), where);
+    f.values.map() = solver.eigenvalues();
+    f.vectors.map() = solver.eigenvectors();
+    fix_signs(f.vectors.map());
+  }
 }
 
 template <class T>
@@ -213,6 +255,35 @@ SavedSvd<T> allocate_svd(Tape<T>& tape, Eigen::Index m, Eigen::Index n) {
   return {allocate_matrix(tape, m, k), allocate_matrix(tape, k, 1), allocate_matrix(tape, n, k)};
 }
 
+// On dual numbers: the SVD of the values A, and the tangents by first-order perturbation,
+// with P = Uᵀ Ȧ V and Fᵢⱼ = 1 / (sⱼ² − sᵢ²):
+//   ṡ = diag(P) ;  U̇ = U (F ⊙ (P S + S Pᵀ)) + (I − U Uᵀ) Ȧ V S⁻¹ ;
+//   V̇ = V (F ⊙ (S P + Pᵀ S)) + (I − V Vᵀ) Ȧᵀ U S⁻¹
+// (repeated and zero singular values as in the adjoints: the terms dividing by them left out).
+template <class T>
+void factor_svd_dual(std::string_view op, const Matrix<double>& a, const Matrix<double>& tangents,
+                     const SavedSvd<T>& f, std::source_location where) {
+  const Eigen::JacobiSVD<Matrix<double>> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  Matrix<double> u = svd.matrixU(), v = svd.matrixV();
+  Matrix<double> s = svd.singularValues();
+  require_distinct(op, Eigen::VectorXd(s.col(0).array().square()), true, where);
+  fix_signs(u, v);
+  const SavedSvd<double> values{
+      {u.data(), u.rows(), u.cols()}, {s.data(), s.rows(), 1}, {v.data(), v.rows(), v.cols()}};
+  const Eigen::VectorXd s_inverse_values = values.inverse_s().matrix();
+  const auto s_diagonal = s.col(0).asDiagonal();
+  const auto s_inverse = s_inverse_values.asDiagonal();
+  const Matrix<double> gaps = values.inverse_gaps_of_squares();
+  const Matrix<double> p = u.transpose() * tangents * v;
+  const Matrix<double> ps = p * s_diagonal, sp = s_diagonal * p;
+  const Matrix<double> au = tangents * v, atu = tangents.transpose() * u;
+  f.u.map() = detail::dual_of(
+      u, u * gaps.cwiseProduct(ps + ps.transpose()) + (au - u * (u.transpose() * au)) * s_inverse);
+  f.s.map() = detail::dual_of(s, p.diagonal());
+  f.v.map() = detail::dual_of(v, v * gaps.cwiseProduct(sp + sp.transpose()) +
+                                     (atu - v * (v.transpose() * atu)) * s_inverse);
+}
+
 template <class T>
 void factor_svd(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const SavedSvd<T>& f,
                 std::source_location where) {
@@ -220,11 +291,15 @@ void factor_svd(std::string_view op, const Eigen::Map<const Matrix<T>>& a, const
     throw NumericError(fmt::format("{}: the {}x{} matrix holds a NaN or Inf (at {})", op, a.rows(),
                                    a.cols(), to_string(where)));
   }
-  const Eigen::JacobiSVD<Matrix<T>> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  f.u.map() = svd.matrixU();
-  f.s.map() = svd.singularValues();
-  f.v.map() = svd.matrixV();
-  fix_signs(f.u.map(), f.v.map());
+  if constexpr (is_dual<T>) {
+    factor_svd_dual(op, detail::values_of(a), detail::tangents_of(a), f, where);
+  } else {
+    const Eigen::JacobiSVD<Matrix<T>> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
+    f.u.map() = svd.matrixU();
+    f.s.map() = svd.singularValues();
+    f.v.map() = svd.matrixV();
+    fix_signs(f.u.map(), f.v.map());
+  }
 }
 
 template <class T>
@@ -572,10 +647,10 @@ Qr<T> qr(const Var<T>& a, std::source_location where) {
   template Var<T> qr_q(const Var<T>&, std::source_location);            \
   template Var<T> qr_r(const Var<T>&, std::source_location);            \
   template Qr<T> qr(const Var<T>&, std::source_location);
-AD_DECOMPOSITIONS(float)
-AD_DECOMPOSITIONS(double)
+AD_INSTANTIATE_OPS(AD_DECOMPOSITIONS)
 #undef AD_DECOMPOSITIONS
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> decompositions_ops() {
   static constexpr OpInfo rows[] = {
@@ -585,5 +660,6 @@ std::span<const OpInfo> decompositions_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

@@ -111,17 +111,16 @@ Var<T> log(const Var<T>& a, std::source_location where) {
   return detail::elementwise<Log<T>>("log", a, where);
 }
 
-template Var<float> sigmoid(const Var<float>&, std::source_location);
-template Var<double> sigmoid(const Var<double>&, std::source_location);
-template Var<float> tanh(const Var<float>&, std::source_location);
-template Var<double> tanh(const Var<double>&, std::source_location);
-template Var<float> relu(const Var<float>&, std::source_location);
-template Var<double> relu(const Var<double>&, std::source_location);
-template Var<float> exp(const Var<float>&, std::source_location);
-template Var<double> exp(const Var<double>&, std::source_location);
-template Var<float> log(const Var<float>&, std::source_location);
-template Var<double> log(const Var<double>&, std::source_location);
+#define AD_ELEMENTWISE(T)                                       \
+  template Var<T> sigmoid(const Var<T>&, std::source_location); \
+  template Var<T> tanh(const Var<T>&, std::source_location);    \
+  template Var<T> relu(const Var<T>&, std::source_location);    \
+  template Var<T> exp(const Var<T>&, std::source_location);     \
+  template Var<T> log(const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_ELEMENTWISE)
+#undef AD_ELEMENTWISE
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> elementwise_ops() {
   static constexpr OpInfo rows[] = {Sigmoid<double>::info, Tanh<double>::info, Relu<double>::info,
@@ -129,5 +128,6 @@ std::span<const OpInfo> elementwise_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

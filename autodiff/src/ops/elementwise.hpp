@@ -27,13 +27,17 @@ struct Elementwise {
   // R is the Rule the engine passes: Rule<T, F::Saved> for an op with Saved state.
   template <class R>
   static void value(const R& r) {
-    with_fixed_size(r.y().size(), [&](auto n) {
-      if constexpr (n == Eigen::Dynamic) {
-        array<n>(r.y()) = value_of(array<n>(r.x(0)), r);
-      } else {
-        array<n>(r.y()) = array<n>(r.x(0)).unaryExpr([&](T a) { return value_of(a, r); });
-      }
-    });
+    if constexpr (is_dual<T>) {
+      value_with_tangent(r);
+    } else {
+      with_fixed_size(r.y().size(), [&](auto n) {
+        if constexpr (n == Eigen::Dynamic) {
+          array<n>(r.y()) = value_of(array<n>(r.x(0)), r);
+        } else {
+          array<n>(r.y()) = array<n>(r.x(0)).unaryExpr([&](T a) { return value_of(a, r); });
+        }
+      });
+    }
   }
   template <class R>
   static void adjoint(const R& r) {
@@ -65,6 +69,22 @@ struct Elementwise {
     constexpr int n = Eigen::Dynamic;
     assign_or_add(written, array<n>(xbar),
                   adjoint_of(array<n>(r.x(0)), array<n>(r.y()), array<n>(r.ybar()), r));
+  }
+
+  // On dual numbers the tangent of C, Ċ = f′(A) ⊙ Ȧ, is the op's adjoint rule applied to
+  // C̄ = Ȧ at the values: so a non-smooth op's tangent follows the subgradient its adjoint
+  // documents (relu′(0) = 0), where the value's formula may branch the other way (the
+  // max(A, 0) of softplus at 0).
+  template <class R>
+  static void value_with_tangent(const R& r) {
+    using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+    const auto a = array<Eigen::Dynamic>(r.x(0));
+    const Array values = a.unaryExpr([](const T& x) { return T(x.value); });
+    const Array tangents = a.unaryExpr([](const T& x) { return T(x.tangent); });
+    auto c = array<Eigen::Dynamic>(r.y());
+    c = value_of(values, r);
+    const Array dc = adjoint_of(values, c, tangents, r);
+    c = c.binaryExpr(dc, [](const T& v, const T& t) { return T(v.value, t.value); });
   }
 
   // F's rules, given its Saved state if it has one.

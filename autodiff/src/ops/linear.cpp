@@ -78,13 +78,14 @@ Var<T> affine(const Var<T>& a, std::type_identity_t<T> alpha, std::type_identity
                                    typename Affine<T>::Saved{alpha, beta});
 }
 
-template Var<float> matmul(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> matmul(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> transpose(const Var<float>&, std::source_location);
-template Var<double> transpose(const Var<double>&, std::source_location);
-template Var<float> affine(const Var<float>&, float, float, std::source_location);
-template Var<double> affine(const Var<double>&, double, double, std::source_location);
+#define AD_LINEAR(T)                                                          \
+  template Var<T> matmul(const Var<T>&, const Var<T>&, std::source_location); \
+  template Var<T> transpose(const Var<T>&, std::source_location);             \
+  template Var<T> affine(const Var<T>&, T, T, std::source_location);
+AD_INSTANTIATE_OPS(AD_LINEAR)
+#undef AD_LINEAR
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> linear_ops() {
   static constexpr OpInfo rows[] = {Matmul<double>::info, Transpose<double>::info,
@@ -92,5 +93,6 @@ std::span<const OpInfo> linear_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

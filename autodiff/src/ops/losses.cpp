@@ -19,7 +19,8 @@ T cross_entropy_of_labels(const Eigen::Map<const Matrix<T>>& z, const Labels& la
   T total = 0;
   for (Eigen::Index j = 0; j < z.cols(); ++j) {
     const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-    total += std::log(sum) - (z(label(j), j) - m);
+    using std::log;
+    total += log(sum) - (z(label(j), j) - m);
   }
   return total / static_cast<T>(z.cols());
 }
@@ -87,7 +88,8 @@ struct SparseSoftmaxCrossEntropy {
     auto y = r.x(1);
     for (Eigen::Index j = 0; j < y.cols(); ++j) {
       const T label = y(0, j);
-      if (!(label >= 0 && label < static_cast<T>(z.rows()) && label == std::floor(label))) {
+      using std::floor;
+      if (!(label >= 0 && label < static_cast<T>(z.rows()) && label == floor(label))) {
         throw Error(fmt::format("{}: label {} of column {} is not a class index in [0, {}) (at {})",
                                 info.name, label, j, z.rows(), to_string(r.where())));
       }
@@ -247,21 +249,18 @@ Var<T> mse(const Var<T>& prediction, const Var<T>& target, std::source_location 
   return detail::record<MeanSquaredError<T>>(tape, "mse", {prediction, target}, {1, 1}, where);
 }
 
-template Var<float> softmax_cross_entropy(const Var<float>&, std::span<const int>,
-                                          std::source_location);
-template Var<double> softmax_cross_entropy(const Var<double>&, std::span<const int>,
-                                           std::source_location);
-template Var<float> sparse_softmax_cross_entropy(const Var<float>&, const Var<float>&,
-                                                 std::source_location);
-template Var<double> sparse_softmax_cross_entropy(const Var<double>&, const Var<double>&,
-                                                  std::source_location);
-template Var<float> binary_cross_entropy_with_logits(const Var<float>&, const Var<float>&,
-                                                     std::source_location);
-template Var<double> binary_cross_entropy_with_logits(const Var<double>&, const Var<double>&,
-                                                      std::source_location);
-template Var<float> mse(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> mse(const Var<double>&, const Var<double>&, std::source_location);
+#define AD_LOSSES(T)                                                             \
+  template Var<T> softmax_cross_entropy(const Var<T>&, std::span<const int>,     \
+                                        std::source_location);                   \
+  template Var<T> sparse_softmax_cross_entropy(const Var<T>&, const Var<T>&,     \
+                                               std::source_location);            \
+  template Var<T> binary_cross_entropy_with_logits(const Var<T>&, const Var<T>&, \
+                                                   std::source_location);        \
+  template Var<T> mse(const Var<T>&, const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_LOSSES)
+#undef AD_LOSSES
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> losses_ops() {
   static constexpr OpInfo rows[] = {
@@ -270,5 +269,6 @@ std::span<const OpInfo> losses_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

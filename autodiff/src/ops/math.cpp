@@ -128,7 +128,10 @@ struct Softplus : detail::Elementwise<Softplus<T>, T> {
                                .value = "C = ln(1 + e^A) = max(A, 0) + ln(1 + e^−|A|)",
                                .adjoint = "Ā += C̄ ⊙ σ(A)",
                                .domain = "total; stable for any finite A"};
-  static T value_of(T a) { return std::max(a, T(0)) + std::log1p(std::exp(-std::abs(a))); }
+  static T value_of(T a) {
+    using std::abs, std::exp, std::log1p;
+    return std::max(a, T(0)) + log1p(exp(-abs(a)));
+  }
   static auto value_of(const auto& a) { return a.max(T(0)) + (-a.abs()).exp().log1p(); }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
     return cbar / (T(1) + (-a).exp());
@@ -145,7 +148,10 @@ struct LogSigmoid : detail::Elementwise<LogSigmoid<T>, T> {
                                .value = "C = ln σ(A) = min(A, 0) − ln(1 + e^−|A|)",
                                .adjoint = "Ā += C̄ ⊙ σ(−A)",
                                .domain = "total; stable for any finite A"};
-  static T value_of(T a) { return std::min(a, T(0)) - std::log1p(std::exp(-std::abs(a))); }
+  static T value_of(T a) {
+    using std::abs, std::exp, std::log1p;
+    return std::min(a, T(0)) - log1p(exp(-abs(a)));
+  }
   static auto value_of(const auto& a) { return a.min(T(0)) - (-a.abs()).exp().log1p(); }
   static auto adjoint_of(const auto& a, const auto&, const auto& cbar) {
     return cbar / (T(1) + a.exp());
@@ -230,25 +236,20 @@ Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T
   return detail::elementwise<Clamp<T>>("clamp", a, where, typename Clamp<T>::Saved{lo, hi});
 }
 
-template Var<float> divide(const Var<float>&, const Var<float>&, std::source_location);
-template Var<double> divide(const Var<double>&, const Var<double>&, std::source_location);
-template Var<float> pow(const Var<float>&, float, std::source_location);
-template Var<double> pow(const Var<double>&, double, std::source_location);
-template Var<float> sqrt(const Var<float>&, std::source_location);
-template Var<double> sqrt(const Var<double>&, std::source_location);
-template Var<float> log1p(const Var<float>&, std::source_location);
-template Var<double> log1p(const Var<double>&, std::source_location);
-template Var<float> abs(const Var<float>&, std::source_location);
-template Var<double> abs(const Var<double>&, std::source_location);
-template Var<float> square(const Var<float>&, std::source_location);
-template Var<double> square(const Var<double>&, std::source_location);
-template Var<float> softplus(const Var<float>&, std::source_location);
-template Var<double> softplus(const Var<double>&, std::source_location);
-template Var<float> log_sigmoid(const Var<float>&, std::source_location);
-template Var<double> log_sigmoid(const Var<double>&, std::source_location);
-template Var<float> clamp(const Var<float>&, float, float, std::source_location);
-template Var<double> clamp(const Var<double>&, double, double, std::source_location);
+#define AD_MATH(T)                                                            \
+  template Var<T> divide(const Var<T>&, const Var<T>&, std::source_location); \
+  template Var<T> pow(const Var<T>&, T, std::source_location);                \
+  template Var<T> sqrt(const Var<T>&, std::source_location);                  \
+  template Var<T> log1p(const Var<T>&, std::source_location);                 \
+  template Var<T> abs(const Var<T>&, std::source_location);                   \
+  template Var<T> square(const Var<T>&, std::source_location);                \
+  template Var<T> softplus(const Var<T>&, std::source_location);              \
+  template Var<T> log_sigmoid(const Var<T>&, std::source_location);           \
+  template Var<T> clamp(const Var<T>&, T, T, std::source_location);
+AD_INSTANTIATE_OPS(AD_MATH)
+#undef AD_MATH
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> math_ops() {
   static constexpr OpInfo rows[] = {
@@ -258,5 +259,6 @@ std::span<const OpInfo> math_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

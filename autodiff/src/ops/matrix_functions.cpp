@@ -39,6 +39,25 @@ Expr<T> exp_shifted(const Expr<T>& a, const Expr<T>& c, std::optional<Axis> axis
   });
 }
 
+// e^M. On dual numbers M = Mᵥ + Mₜ ε, e^M = e^Mᵥ + L(Mᵥ, Mₜ) ε, with the Fréchet derivative L
+// the top right block of exp([[Mᵥ, Mₜ], [0, Mᵥ]]) (Eigen's scaling and squaring picks its
+// steps by comparing norms, which it cannot do on dual numbers).
+template <class T>
+Matrix<T> exponential(const Matrix<T>& m) {
+  if constexpr (is_dual<T>) {
+    const Eigen::Index n = m.rows();
+    Matrix<double> block(2 * n, 2 * n);
+    block.topLeftCorner(n, n) = detail::values_of(m);
+    block.topRightCorner(n, n) = detail::tangents_of(m);
+    block.bottomLeftCorner(n, n).setZero();
+    block.bottomRightCorner(n, n) = block.topLeftCorner(n, n);
+    const Matrix<double> e = block.exp();
+    return detail::dual_of(e.topLeftCorner(n, n), e.topRightCorner(n, n));
+  } else {
+    return m.exp();
+  }
+}
+
 template <class T>
 struct MatrixExp {
   static constexpr OpInfo info{
@@ -48,7 +67,7 @@ struct MatrixExp {
       .domain = "total (square A); IEEE overflow to Inf where ‖A‖ is too large for e^A"};
   // Eigen's MatrixFunctions: Higham's scaling and squaring with a Padé approximant of the
   // degree the scalar type's precision needs.
-  static void value(const Rule<T>& r) { r.y() = r.x(0).exp(); }
+  static void value(const Rule<T>& r) { r.y() = exponential<T>(r.x(0)); }
   // The Fréchet derivative L(A, E) of exp is the top right block of exp([[A, E], [0, A]]),
   // and its adjoint in E is L(Aᵀ, ·): so Ā = L(Aᵀ, C̄), one exponential of twice the size.
   static void adjoint(const Rule<T>& r) {
@@ -58,7 +77,7 @@ struct MatrixExp {
     block.topRightCorner(n, n) = r.ybar();
     block.bottomLeftCorner(n, n).setZero();
     block.bottomRightCorner(n, n) = r.x(0).transpose();
-    const Matrix<T> e = block.exp();
+    const Matrix<T> e = exponential(block);
     r.accumulate(0, e.topRightCorner(n, n));
   }
   // Ā = L_exp(Aᵀ, C̄), the Fréchet derivative of exp at Aᵀ in the direction C̄.
@@ -85,7 +104,8 @@ struct LogSumExp {
                                    "of any finite magnitude"};
   static void value(const Rule<T>& r) {
     const auto [m, sum] = detail::shifted_exp_sum(r.x(0));
-    r.y()(0, 0) = m + std::log(sum);
+    using std::log;
+    r.y()(0, 0) = m + log(sum);
   }
   // e^(A − c) as e^(A − m) / s: the rounding of c = m + ln s is left out (see
   // shifted_exp_sum).
@@ -116,12 +136,14 @@ struct LogSumExpAxis {
     if (r.saved().axis == Axis::rows) {
       for (Eigen::Index j = 0; j < a.cols(); ++j) {
         const auto [m, sum] = detail::shifted_exp_sum(a.col(j));
-        c(0, j) = m + std::log(sum);
+        using std::log;
+        c(0, j) = m + log(sum);
       }
     } else {
       for (Eigen::Index i = 0; i < a.rows(); ++i) {
         const auto [m, sum] = detail::shifted_exp_sum(a.row(i));
-        c(i, 0) = m + std::log(sum);
+        using std::log;
+        c(i, 0) = m + log(sum);
       }
     }
   }
@@ -261,10 +283,10 @@ Var<T> kron(const Var<T>& a, const Var<T>& b, std::source_location where) {
   template Var<T> log_sum_exp(const Var<T>&, std::source_location);       \
   template Var<T> log_sum_exp(const Var<T>&, Axis, std::source_location); \
   template Var<T> kron(const Var<T>&, const Var<T>&, std::source_location);
-AD_MATRIX_FUNCTIONS(float)
-AD_MATRIX_FUNCTIONS(double)
+AD_INSTANTIATE_OPS(AD_MATRIX_FUNCTIONS)
 #undef AD_MATRIX_FUNCTIONS
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> matrix_functions_ops() {
   static constexpr OpInfo rows[] = {MatrixExp<double>::info, LogSumExp<double>::info,
@@ -272,5 +294,6 @@ std::span<const OpInfo> matrix_functions_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

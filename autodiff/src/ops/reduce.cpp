@@ -51,16 +51,19 @@ Var<T> mean(const Var<T>& a, std::source_location where) {
   return detail::record<Mean<T>>(tape, "mean", {a}, {1, 1}, where);
 }
 
-template Var<float> sum(const Var<float>&, std::source_location);
-template Var<double> sum(const Var<double>&, std::source_location);
-template Var<float> mean(const Var<float>&, std::source_location);
-template Var<double> mean(const Var<double>&, std::source_location);
+#define AD_REDUCE(T)                                        \
+  template Var<T> sum(const Var<T>&, std::source_location); \
+  template Var<T> mean(const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_REDUCE)
+#undef AD_REDUCE
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> reduce_ops() {
   static constexpr OpInfo rows[] = {Sum<double>::info, Mean<double>::info};
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

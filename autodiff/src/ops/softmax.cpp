@@ -52,7 +52,8 @@ struct LogSoftmax {
     auto c = r.y();
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
       const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      c.col(j).array() = (z.col(j).array() - m) - std::log(sum);
+      using std::log;
+      c.col(j).array() = (z.col(j).array() - m) - log(sum);
     }
   }
   static void adjoint(const Rule<T>& r) {
@@ -85,7 +86,8 @@ struct SoftmaxCrossEntropy {
     T total = 0;
     for (Eigen::Index j = 0; j < z.cols(); ++j) {
       const auto [m, sum] = detail::shifted_exp_sum(z.col(j));
-      total -= (p.col(j).array() * ((z.col(j).array() - m) - std::log(sum))).sum();
+      using std::log;
+      total -= (p.col(j).array() * ((z.col(j).array() - m) - log(sum))).sum();
     }
     r.y()(0, 0) = total / static_cast<T>(z.cols());
   }
@@ -100,7 +102,8 @@ struct SoftmaxCrossEntropy {
             scale * ((z.col(j).array() - m).exp() * (p.col(j).sum() / sum) - p.col(j).array());
       }
       if (r.wants(1)) {
-        r.xbar(1).col(j).array() -= scale * ((z.col(j).array() - m) - std::log(sum));
+        using std::log;
+        r.xbar(1).col(j).array() -= scale * ((z.col(j).array() - m) - log(sum));
       }
     }
   }
@@ -153,15 +156,14 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, const Var<T>& targets,
   return detail::record<SoftmaxCrossEntropy<T>>(tape, op, {logits, targets}, {1, 1}, where);
 }
 
-template Var<float> softmax(const Var<float>&, std::source_location);
-template Var<double> softmax(const Var<double>&, std::source_location);
-template Var<float> log_softmax(const Var<float>&, std::source_location);
-template Var<double> log_softmax(const Var<double>&, std::source_location);
-template Var<float> softmax_cross_entropy(const Var<float>&, const Var<float>&,
-                                          std::source_location);
-template Var<double> softmax_cross_entropy(const Var<double>&, const Var<double>&,
-                                           std::source_location);
+#define AD_SOFTMAX(T)                                               \
+  template Var<T> softmax(const Var<T>&, std::source_location);     \
+  template Var<T> log_softmax(const Var<T>&, std::source_location); \
+  template Var<T> softmax_cross_entropy(const Var<T>&, const Var<T>&, std::source_location);
+AD_INSTANTIATE_OPS(AD_SOFTMAX)
+#undef AD_SOFTMAX
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> softmax_ops() {
   static constexpr OpInfo rows[] = {Softmax<double>::info, LogSoftmax<double>::info,
@@ -169,5 +171,6 @@ std::span<const OpInfo> softmax_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

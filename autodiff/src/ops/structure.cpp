@@ -225,25 +225,19 @@ Var<T> broadcast_to(const Var<T>& a, Eigen::Index rows, Eigen::Index cols,
   return detail::record<BroadcastTo<T>>(tape, "broadcast_to", {a}, target, where);
 }
 
-template Var<float> reshape(const Var<float>&, Eigen::Index, Eigen::Index, std::source_location);
-template Var<double> reshape(const Var<double>&, Eigen::Index, Eigen::Index, std::source_location);
-template Var<float> block(const Var<float>&, Eigen::Index, Eigen::Index, Eigen::Index, Eigen::Index,
-                          std::source_location);
-template Var<double> block(const Var<double>&, Eigen::Index, Eigen::Index, Eigen::Index,
-                           Eigen::Index, std::source_location);
-template Var<float> row(const Var<float>&, Eigen::Index, std::source_location);
-template Var<double> row(const Var<double>&, Eigen::Index, std::source_location);
-template Var<float> col(const Var<float>&, Eigen::Index, std::source_location);
-template Var<double> col(const Var<double>&, Eigen::Index, std::source_location);
-template Var<float> hcat(std::span<const Var<float>>, std::source_location);
-template Var<double> hcat(std::span<const Var<double>>, std::source_location);
-template Var<float> vcat(std::span<const Var<float>>, std::source_location);
-template Var<double> vcat(std::span<const Var<double>>, std::source_location);
-template Var<float> broadcast_to(const Var<float>&, Eigen::Index, Eigen::Index,
-                                 std::source_location);
-template Var<double> broadcast_to(const Var<double>&, Eigen::Index, Eigen::Index,
-                                  std::source_location);
+#define AD_STRUCTURE(T)                                                                        \
+  template Var<T> reshape(const Var<T>&, Eigen::Index, Eigen::Index, std::source_location);    \
+  template Var<T> block(const Var<T>&, Eigen::Index, Eigen::Index, Eigen::Index, Eigen::Index, \
+                        std::source_location);                                                 \
+  template Var<T> row(const Var<T>&, Eigen::Index, std::source_location);                      \
+  template Var<T> col(const Var<T>&, Eigen::Index, std::source_location);                      \
+  template Var<T> hcat(std::span<const Var<T>>, std::source_location);                         \
+  template Var<T> vcat(std::span<const Var<T>>, std::source_location);                         \
+  template Var<T> broadcast_to(const Var<T>&, Eigen::Index, Eigen::Index, std::source_location);
+AD_INSTANTIATE_OPS(AD_STRUCTURE)
+#undef AD_STRUCTURE
 
+#ifndef AD_DUAL_INSTANCES
 namespace detail {
 std::span<const OpInfo> structure_ops() {
   static constexpr OpInfo rows[] = {
@@ -252,5 +246,6 @@ std::span<const OpInfo> structure_ops() {
   return rows;
 }
 }  // namespace detail
+#endif
 
 }  // namespace ad

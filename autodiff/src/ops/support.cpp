@@ -11,6 +11,14 @@ void reject_no_inputs(const char* op, std::source_location where) {
   throw Error(fmt::format("{}: needs at least one input (at {})", op, to_string(where)));
 }
 
+void reject_first_order_only(const char* op, std::source_location where) {
+  throw Error(fmt::format(
+      "{}: this custom op has no second-order rule, so second derivatives through it are not "
+      "available; declare `static constexpr bool second_order = true;` in the op once its value "
+      "and adjoint rules hold on ad::Dual<double> (docs/second-order.md) (at {})",
+      op, to_string(where)));
+}
+
 void reject_shapes(const char* op, std::span<const Shape> shapes, const std::string& why,
                    std::source_location where) {
   throw ShapeError(op, shapes, why, where);

@@ -11,6 +11,15 @@
 
 #include <fmt/format.h>
 
+// The scalar types a translation unit instantiates the ops for: float and double in
+// src/ops/, ad::Dual<double> (for second derivatives) in src/second_order/, which compiles
+// each op file again with AD_DUAL_INSTANCES defined. F is a macro of one scalar type.
+#ifdef AD_DUAL_INSTANCES
+#define AD_INSTANTIATE_OPS(F) F(Dual<double>)
+#else
+#define AD_INSTANTIATE_OPS(F) F(float) F(double)
+#endif
+
 namespace ad::detail {
 
 // Each op family's rows of the op table (ad::op_table), defined in the family's file.
@@ -70,6 +79,22 @@ template <class T, class A, class B>
 void add_product(const Rule<T>& r, int i, const A& a, const B& b) {
   auto [xbar, written] = OpAccess<T>::slot(r, i);
   kernels::product(xbar, a, b, written);
+}
+
+// The values and the tangents of a matrix of dual numbers, and the dual matrix made of them:
+// for the ops whose tangent rule is written out (an iterative factorisation carries a tangent
+// only as far as its iterations converge, so eigh and svd differentiate their factors by
+// formula).
+template <class M>
+Matrix<double> values_of(const M& m) {
+  return m.unaryExpr([](const Dual<double>& x) { return x.value; });
+}
+template <class M>
+Matrix<double> tangents_of(const M& m) {
+  return m.unaryExpr([](const Dual<double>& x) { return x.tangent; });
+}
+inline Matrix<Dual<double>> dual_of(const Matrix<double>& values, const Matrix<double>& tangents) {
+  return values.binaryExpr(tangents, [](double v, double t) { return Dual<double>(v, t); });
 }
 
 // x stretched to rows x cols along the dimensions where it has size 1.

@@ -11,6 +11,7 @@
 //   packed_product()  C = A B on packed panels, Goto/van de Geijn blocking
 
 #include <ad/config.hpp>
+#include <ad/dual.hpp>
 
 #include <array>
 #include <cstddef>
@@ -138,6 +139,51 @@ template <class T, class A, class B>
     packed_product(c.data(), rows, rows, cols, strided<T>(a), strided<T>(b), inner, accumulate);
   } else {
     eigen_product(c, a, b, accumulate);
+  }
+}
+
+// C = A B, or C += A B, on dual numbers (the second-order tape): the value part and the
+// tangent part as three real products, Cᵥ = Aᵥ Bᵥ and Cₜ = Aₜ Bᵥ + Aᵥ Bₜ, each by the
+// kernels above; Eigen's GEMM on a scalar type of its own runs unvectorised. A term whose
+// tangent is zero (a constant operand: the data) is left out. Operands up to 8x8x8 are
+// multiplied directly, as splitting them costs more than it saves.
+template <class T, class A, class B>
+void product(Eigen::Map<Matrix<Dual<T>>> c, const A& a, const B& b, bool accumulate) {
+  const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
+  if (rows * inner * cols <= 8 * 8 * 8) {
+    for (Eigen::Index j = 0; j < cols; ++j) {
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        Dual<T> sum = accumulate ? c(i, j) : Dual<T>(0);
+        for (Eigen::Index k = 0; k < inner; ++k) sum += a(i, k) * b(k, j);
+        c(i, j) = sum;
+      }
+    }
+    return;
+  }
+  auto value = [](const Dual<T>& x) { return x.value; };
+  auto tangent = [](const Dual<T>& x) { return x.tangent; };
+  const Matrix<T> av = a.unaryExpr(value), at = a.unaryExpr(tangent);
+  const Matrix<T> bv = b.unaryExpr(value), bt = b.unaryExpr(tangent);
+  Matrix<T> cv(rows, cols), ct(rows, cols);
+  using Map = Eigen::Map<Matrix<T>>;
+  using ConstMap = Eigen::Map<const Matrix<T>>;
+  product(Map(cv.data(), rows, cols), ConstMap(av.data(), rows, inner),
+          ConstMap(bv.data(), inner, cols), false);
+  const bool a_varies = !(at.array() == T(0)).all(), b_varies = !(bt.array() == T(0)).all();
+  if (a_varies) {
+    product(Map(ct.data(), rows, cols), ConstMap(at.data(), rows, inner),
+            ConstMap(bv.data(), inner, cols), false);
+  }
+  if (b_varies) {
+    product(Map(ct.data(), rows, cols), ConstMap(av.data(), rows, inner),
+            ConstMap(bt.data(), inner, cols), a_varies);
+  }
+  if (!a_varies && !b_varies) ct.setZero();
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const Dual<T> cij(cv(i, j), ct(i, j));
+      c(i, j) = accumulate ? c(i, j) + cij : cij;
+    }
   }
 }
 
