@@ -24,13 +24,14 @@ using Eigen::Index;
 namespace {
 
 // Three classes of points in the plane, one per quadrant-ish cluster.
-nn::Dataset<float> clusters(std::uint64_t seed) {
+template <class T>
+nn::Dataset<T> clusters(std::uint64_t seed, Index samples = 60) {
   std::mt19937_64 rng(seed);
-  std::normal_distribution<float> noise(0.0f, 0.3f);
-  const float centres[3][2] = {{1, 1}, {-1, 1}, {0, -1}};
-  nn::Dataset<float> data;
-  data.x.resize(2, 60);
-  for (Index j = 0; j < data.x.cols(); ++j) {
+  std::normal_distribution<T> noise(T(0), T(0.3));
+  const T centres[3][2] = {{1, 1}, {-1, 1}, {0, -1}};
+  nn::Dataset<T> data;
+  data.x.resize(2, samples);
+  for (Index j = 0; j < samples; ++j) {
     const int label = static_cast<int>(j % 3);
     data.x(0, j) = centres[label][0] + noise(rng);
     data.x(1, j) = centres[label][1] + noise(rng);
@@ -41,7 +42,7 @@ nn::Dataset<float> clusters(std::uint64_t seed) {
 
 nn::Sequential<float> trained(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  const nn::Dataset<float> data = clusters(seed);
+  const nn::Dataset<float> data = clusters<float>(seed);
   const std::vector<Index> sizes = {2, 8, 3};
   nn::Sequential<float> model = nn::mlp<float>(sizes, nn::Activation::relu, rng);
   nn::Adam<float> opt(model.parameters(), {.lr = 1e-2f});
@@ -132,21 +133,6 @@ BOOST_AUTO_TEST_CASE(two_threads_reading_the_same_files) {
 
 namespace {
 
-nn::Dataset<double> clusters_f64(std::uint64_t seed, Index samples) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> noise(0.0, 0.3);
-  const double centres[3][2] = {{1, 1}, {-1, 1}, {0, -1}};
-  nn::Dataset<double> data;
-  data.x.resize(2, samples);
-  for (Index j = 0; j < samples; ++j) {
-    const int label = static_cast<int>(j % 3);
-    data.x(0, j) = centres[label][0] + noise(rng);
-    data.x(1, j) = centres[label][1] + noise(rng);
-    data.labels.push_back(label);
-  }
-  return data;
-}
-
 nn::Sequential<double> model_f64(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   const std::vector<Index> sizes = {2, 8, 3};
@@ -163,8 +149,8 @@ double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
 // order of floating-point sums (losses within 1e-5 relative in f64, as over MPI). 83 samples
 // in batches of 16 leave a last batch of 3, which 4 replicas split with one shard empty.
 BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch) {
-  const nn::Dataset<double> train = clusters_f64(2, 83);
-  const nn::Dataset<double> validation = clusters_f64(3, 30);
+  const nn::Dataset<double> train = clusters<double>(2, 83);
+  const nn::Dataset<double> validation = clusters<double>(3, 30);
   const nn::FitOptions<double> options{.epochs = 3,
                                        .batch_size = 16,
                                        .seed = 7,
@@ -208,7 +194,7 @@ BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch
 // An exception in one replica ends the others (waiting for it in the group's next sum)
 // promptly, and train_in_threads rethrows it: the run neither hangs nor loses the message.
 BOOST_AUTO_TEST_CASE(a_failing_replica_ends_the_group_with_its_message) {
-  const nn::Dataset<double> train = clusters_f64(5, 64);
+  const nn::Dataset<double> train = clusters<double>(5, 64);
   for (const int failing : {0, 2}) {
     int steps = 0;
     const auto run = [&] {
