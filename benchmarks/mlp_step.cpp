@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 #include <random>
 #include <span>
@@ -102,6 +103,15 @@ struct Problem {
   }
 };
 
+// p ← p − rate ∇p for each parameter, and its gradient zeroed for the next step.
+template <class T>
+void sgd_step(T rate, std::initializer_list<ad::Parameter<T>*> parameters) {
+  for (ad::Parameter<T>* p : parameters) {
+    p->value() -= rate * p->grad();
+    p->zero_grad();
+  }
+}
+
 // The step on the tape: parameters recorded by reference, the tape rewound each step.
 template <class T>
 class EngineStep {
@@ -124,10 +134,7 @@ class EngineStep {
     auto h2 = relu(tape_.parameter(W2_) * h1 + tape_.parameter(b2_));
     auto loss = softmax_cross_entropy(tape_.parameter(W3_) * h2 + tape_.parameter(b3_), labels_);
     tape_.backward(loss);
-    for (ad::Parameter<T>* p : {&W1_, &b1_, &W2_, &b2_, &W3_, &b3_}) {
-      p->value() -= rate_ * p->grad();
-      p->zero_grad();
-    }
+    sgd_step(rate_, {&W1_, &b1_, &W2_, &b2_, &W3_, &b3_});
     return loss.value()(0, 0);
   }
 
@@ -166,10 +173,7 @@ class ReplayedStep {
 
   T operator()() {
     const T loss = loss_.gradient({X_, label_row_})(0, 0);
-    for (ad::Parameter<T>* p : {&W1_, &b1_, &W2_, &b2_, &W3_, &b3_}) {
-      p->value() -= rate_ * p->grad();
-      p->zero_grad();
-    }
+    sgd_step(rate_, {&W1_, &b1_, &W2_, &b2_, &W3_, &b3_});
     return loss;
   }
 
