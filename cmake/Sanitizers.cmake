@@ -18,18 +18,22 @@ if(AD_TSAN)
   add_link_options(-fsanitize=thread)
 endif()
 
-# AD_BUILD_FUZZERS: the libraries get libFuzzer's coverage instrumentation (fuzzer-no-link)
-# with ASan and UBSan; only the harnesses link libFuzzer's main (tests/fuzz).
+# AD_BUILD_FUZZERS: everything gets libFuzzer's coverage instrumentation (fuzzer-no-link) and,
+# unless AD_SANITIZE has added them already, ASan and UBSan; only the harnesses link libFuzzer's
+# main (tests/fuzz). With AD_SANITIZE (the debug preset) one build runs the tests and the fuzzers.
 if(AD_BUILD_FUZZERS)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang" OR CMAKE_CXX_COMPILER_VERSION VERSION_LESS 16)
     message(FATAL_ERROR "AD_BUILD_FUZZERS needs clang 16 or later (libFuzzer; clang 14 cannot "
-                        "compile the project's std::source_location): use the fuzz preset, "
-                        "CMAKE_CXX_COMPILER=clang++-16 (Debian: clang-16 libclang-rt-16-dev)")
+                        "compile the project's std::source_location): use the debug or fuzz "
+                        "preset, CMAKE_CXX_COMPILER=clang++-16 (Debian: clang-16 libclang-rt-16-dev)")
   endif()
-  if(AD_SANITIZE OR AD_TSAN)
-    message(FATAL_ERROR "AD_BUILD_FUZZERS brings its own sanitizers: leave AD_SANITIZE and AD_TSAN off")
+  if(AD_TSAN)
+    message(FATAL_ERROR "AD_BUILD_FUZZERS brings AddressSanitizer: leave AD_TSAN off")
   endif()
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-                      -fno-omit-frame-pointer)
-  add_link_options(-fsanitize=address,undefined)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  if(NOT AD_SANITIZE)
+    add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
+                        -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=address,undefined)
+  endif()
 endif()
