@@ -1108,6 +1108,66 @@ BOOST_AUTO_TEST_CASE(an_optimiser_given_anothers_state_takes_the_same_steps) {
   check([](nn::ParameterList<double> ps) { return nn::Adam<double>(std::move(ps), {.lr = 0.1}); });
 }
 
+// Two replicas sharing each step by slices (as nn::train_in_threads does: each updates its
+// slice with its own optimiser, then copies the other's) take the whole step, bit for bit;
+// the slices cut a parameter at element 16, their state covers just what each updated.
+BOOST_AUTO_TEST_CASE(an_optimiser_step_shared_by_slices_is_the_whole_step) {
+  auto check = [](auto make) {
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> noise;
+    const auto random = [&](Index rows, Index cols) {
+      return Eigen::MatrixXd::NullaryExpr(rows, cols, [&] { return noise(rng); }).eval();
+    };
+    const Eigen::MatrixXd w0 = random(8, 5), b0 = random(8, 1);  // 40 + 8 elements
+    struct Replica {
+      ad::Parameter<double> w, b;
+    };
+    Replica whole{ad::Parameter<double>(w0), ad::Parameter<double>(b0)};
+    Replica first = {ad::Parameter<double>(w0), ad::Parameter<double>(b0)};
+    Replica second = {ad::Parameter<double>(w0), ad::Parameter<double>(b0)};
+    auto whole_opt = make(nn::ParameterList<double>{&whole.w, &whole.b});
+    auto first_opt = make(nn::ParameterList<double>{&first.w, &first.b});
+    auto second_opt = make(nn::ParameterList<double>{&second.w, &second.b});
+    BOOST_TEST_REQUIRE(whole_opt.elements() == 48);
+    for (int step = 0; step < 4; ++step) {
+      const Eigen::MatrixXd gw = random(8, 5), gb = random(8, 1);
+      for (Replica* r : {&whole, &first, &second}) {
+        r->w.grad() = gw;
+        r->b.grad() = gb;
+      }
+      whole_opt.step();
+      first_opt.step_slice(0, 16);
+      second_opt.step_slice(16, 48);
+      first.w.value().reshaped().tail(24) = second.w.value().reshaped().tail(24);
+      first.b.value() = second.b.value();
+      second.w.value().reshaped().head(16) = first.w.value().reshaped().head(16);
+      BOOST_TEST((first.w.value() == whole.w.value()), "step " << step);
+      BOOST_TEST((first.b.value() == whole.b.value()), "step " << step);
+      BOOST_TEST((second.w.value() == whole.w.value()), "step " << step);
+      BOOST_TEST((second.b.value() == whole.b.value()), "step " << step);
+    }
+    // Each replica's state is the whole run's on its slice and untouched (zero) elsewhere.
+    // The arrays, one after another, are whole copies of the 48 flattened elements.
+    const auto all = whole_opt.state(), mine = first_opt.state();
+    std::size_t at = 0;
+    for (std::size_t k = 0; k < all.arrays.size(); ++k) {
+      for (std::size_t j = 0; j < all.arrays[k].size(); ++j, ++at) {
+        BOOST_TEST(mine.arrays[k][j] == (at % 48 < 16 ? all.arrays[k][j] : 0.0));
+      }
+    }
+    BOOST_TEST(at % 48 == 0u);
+    for (const auto& [begin, end] : {std::pair{-1, 3}, {5, 2}, {0, 49}}) {
+      BOOST_CHECK_THROW(whole_opt.step_slice(begin, end), ad::Error);
+    }
+  };
+  check([](nn::ParameterList<double> ps) { return nn::SGD<double>(std::move(ps), {.lr = 0.1}); });
+  check([](nn::ParameterList<double> ps) {
+    return nn::SGD<double>(std::move(ps), {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+  });
+  check([](nn::ParameterList<double> ps) { return nn::Adam<double>(std::move(ps), {.lr = 0.1}); });
+  check([](nn::ParameterList<double> ps) { return nn::AdamW<double>(std::move(ps), {.lr = 0.1}); });
+}
+
 // fit evaluates one recorded step per batch size again for every batch (docs/replay.md); a
 // loop that records every step afresh, with the integer labels, from the same seeds, must
 // reach bit for bit the same parameters and losses — the last, smaller batch included.

@@ -141,13 +141,23 @@ nn::Sequential<double> model_f64(std::uint64_t seed) {
 
 double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
+// An optimiser's state, every array and counter one after another.
+std::vector<double> state_of(nn::Optimizer<double>& optimizer) {
+  const nn::Optimizer<double>::State state = optimizer.state();
+  std::vector<double> all;
+  for (const std::span<double> a : state.arrays) all.insert(all.end(), a.begin(), a.end());
+  for (const std::int64_t* c : state.counters) all.push_back(static_cast<double>(*c));
+  return all;
+}
+
 }  // namespace
 
 // Data parallelism over threads (nn::train_in_threads): each replica starts from a model of
 // its own (seeded by its rank) and gets replica 0's; after training every replica holds the
-// same bits, and the group trains as one thread with the same global batch but for the
-// order of floating-point sums (losses within 1e-5 relative in f64, as over MPI). 83 samples
-// in batches of 16 leave a last batch of 3, which 4 replicas split with one shard empty.
+// same bits, parameters and optimiser state (which the replicas updated by slices), and the
+// group trains as one thread with the same global batch but for the order of floating-point
+// sums (losses within 1e-5 relative in f64, as over MPI). 83 samples in batches of 16 leave
+// a last batch of 3, which 4 replicas split with one shard empty.
 BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch) {
   const nn::Dataset<double> train = clusters<double>(2, 83);
   const nn::Dataset<double> validation = clusters<double>(3, 30);
@@ -164,6 +174,7 @@ BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch
   for (const int threads : {1, 2, 3, 4}) {
     std::vector<nn::Sequential<double>> models(static_cast<std::size_t>(threads));
     std::vector<nn::History> histories(static_cast<std::size_t>(threads));
+    std::vector<std::vector<double>> states(static_cast<std::size_t>(threads));
     nn::train_in_threads<double>(threads, [&](nn::Replicas<double>& replicas) {
       const auto r = static_cast<std::size_t>(replicas.rank());
       models[r] = model_f64(r == 0 ? 4 : 100 + r);
@@ -171,10 +182,16 @@ BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch
       nn::FitOptions<double> mine = options;
       mine.replicas = &replicas;
       histories[r] = nn::fit(models[r], nn::CrossEntropy{}, opt, train, mine);
+      states[r] = state_of(opt);
     });
+    const std::vector<double> alone_state = state_of(alone_opt);
+    BOOST_TEST_REQUIRE(states[0].size() == alone_state.size());
+    BOOST_TEST(states[0].back() == alone_state.back());  // the step count
     for (int r = 1; r < threads; ++r) {
       BOOST_TEST(same_bits(models[0], models[static_cast<std::size_t>(r)]),
                  threads << " threads, replica " << r);
+      BOOST_TEST((states[0] == states[static_cast<std::size_t>(r)]),
+                 threads << " threads, replica " << r << "'s optimiser state");
     }
     const nn::History& got = histories[0];
     BOOST_TEST_REQUIRE(got.epochs.size() == expected.epochs.size());
@@ -189,6 +206,46 @@ BOOST_AUTO_TEST_CASE(replicas_in_threads_train_as_one_thread_with_the_same_batch
       BOOST_TEST((p[i]->value() - q[i]->value()).norm() <= 1e-9 * q[i]->value().norm());
     }
   }
+}
+
+// A group in threads stopped after step 11 (its last checkpoint at step 8, mid-epoch 2) and
+// resumed ends with the same bits as a group never stopped: the checkpoint holds the whole
+// optimiser state, which the replicas had each updated on their own slice only.
+BOOST_AUTO_TEST_CASE(a_group_in_threads_resumed_from_its_checkpoint_ends_as_if_never_stopped) {
+  const nn::Dataset<double> train = clusters<double>(2, 83);  // 6 steps an epoch
+  const ad_test::TempDir dir("ad-threads");
+  const auto run = [&](bool checkpoints, bool resume, int stop_after) {
+    nn::Sequential<double> kept;
+    nn::train_in_threads<double>(2, [&](nn::Replicas<double>& replicas) {
+      nn::Sequential<double> model = model_f64(replicas.rank() == 0 ? 4 : 9);
+      nn::Adam<double> opt(model.parameters(), {.lr = 0.02});
+      int calls = 0;
+      const nn::Schedule schedule = [&](double) {
+        // fit checks every step's rate first (18 calls), then calls it before each step.
+        if (replicas.rank() == 0 && stop_after > 0 && ++calls == 18 + stop_after + 1) {
+          throw std::runtime_error("stopped");
+        }
+        return 0.02;
+      };
+      nn::fit(model, nn::CrossEntropy{}, opt, train,
+              {.epochs = 3,
+               .batch_size = 16,
+               .seed = 7,
+               .schedule = schedule,
+               .out = nullptr,
+               .replicas = &replicas,
+               .checkpoint = checkpoints ? dir.path / "run.ckpt" : std::filesystem::path(),
+               .checkpoint_every = checkpoints ? 4 : 0,
+               .resume = resume});
+      if (replicas.rank() == 0) kept = std::move(model);
+    });
+    return kept;
+  };
+  nn::Sequential<double> whole = run(false, false, 0);
+  BOOST_CHECK_THROW(run(true, false, 11), std::runtime_error);
+  BOOST_TEST_REQUIRE(std::filesystem::exists(dir.path / "run.ckpt"));
+  nn::Sequential<double> resumed = run(true, true, 0);
+  BOOST_TEST(same_bits(resumed, whole));
 }
 
 // An exception in one replica ends the others (waiting for it in the group's next sum)

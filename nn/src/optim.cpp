@@ -46,6 +46,14 @@ class SubnormalsAsZero {
 // writes each array once instead of once per statement.
 constexpr Index block_size = 1024;
 
+// Where the slice [begin, end) of the flattened parameters falls within one parameter of
+// `size` elements starting at `offset`: its first and one-past-last element there (equal
+// when the slice misses the parameter).
+std::pair<Index, Index> within(Index begin, Index end, Index offset, Index size) {
+  const Index from = std::clamp(begin - offset, Index(0), size);
+  return {from, std::clamp(end - offset, from, size)};
+}
+
 template <class T>
 std::vector<typename Parameter<T>::Matrix> zeros_like(const ParameterList<T>& parameters) {
   std::vector<typename Parameter<T>::Matrix> state;
@@ -79,8 +87,18 @@ Optimizer<T>::Optimizer(ParameterList<T> parameters, double lr)
     : parameters_(std::move(parameters)), lr_(0) {
   for (const Parameter<T>* p : parameters_) {
     if (p == nullptr) throw ad::Error("an optimiser was given a null parameter");
+    elements_ += p->size();
   }
   set_learning_rate(lr);
+}
+
+template <class T>
+void Optimizer<T>::check_slice(Index begin, Index end) const {
+  if (!(0 <= begin && begin <= end && end <= elements_)) {
+    throw ad::Error(
+        fmt::format("optimiser: the slice [{}, {}) is not within the parameters' {} elements",
+                    begin, end, elements_));
+  }
 }
 
 template <class T>
@@ -110,19 +128,26 @@ SGD<T>::SGD(ParameterList<T> parameters, SGDOptions options)
 }
 
 template <class T>
-void SGD<T>::step() {
+void SGD<T>::step_slice(Index begin, Index end) {
+  this->check_slice(begin, end);
   const T lr = static_cast<T>(this->lr_);
   const T mu = static_cast<T>(options_.momentum);
   const T decay = static_cast<T>(options_.weight_decay);
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
   [[maybe_unused]] const SubnormalsAsZero flush;
+  Index offset = 0;  // of parameter i in the flattened order
   for (std::size_t i = 0; i < this->parameters_.size(); ++i) {
-    auto p = this->parameters_[i]->value().array();
-    auto g = this->parameters_[i]->grad().array() + decay * p;
+    Parameter<T>& parameter = *this->parameters_[i];
+    const auto [from, to] = within(begin, end, offset, parameter.size());
+    offset += parameter.size();
+    if (from == to) continue;
+    Eigen::Map<Array> p(parameter.value().data() + from, to - from);
+    const auto g = Eigen::Map<const Array>(parameter.grad().data() + from, to - from) + decay * p;
     if (velocity_.empty()) {
       p -= lr * g;
       continue;
     }
-    auto v = velocity_[i].array();
+    Eigen::Map<Array> v(velocity_[i].data() + from, to - from);
     v = mu * v + g;
     if (options_.nesterov) {
       p -= lr * (g + mu * v);
@@ -159,7 +184,8 @@ Adam<T>::Adam(ParameterList<T> parameters, AdamOptions options, bool decoupled)
 }
 
 template <class T>
-void Adam<T>::step() {
+void Adam<T>::step_slice(Index begin, Index end) {
+  this->check_slice(begin, end);
   ++t_;
   const double lr = this->lr_;
   const T beta1 = static_cast<T>(options_.beta1);
@@ -178,8 +204,9 @@ void Adam<T>::step() {
   Index offset = 0;  // of the parameter's moments in m_ and v_
   for (Parameter<T>* parameter : this->parameters_) {
     const Index n = parameter->size();
-    for (Index start = 0; start < n; start += block_size) {
-      const Index size = std::min(block_size, n - start);
+    const auto [from, to] = within(begin, end, offset, n);
+    for (Index start = from; start < to; start += block_size) {
+      const Index size = std::min(block_size, to - start);
       Eigen::Map<Array> p(parameter->value().data() + start, size);
       const Eigen::Map<const Array> grad(parameter->grad().data() + start, size);
       auto m = m_.segment(offset + start, size);

@@ -1,11 +1,14 @@
-// nn::Replicas over threads of one process: a barrier that a failure breaks, and sums of
-// the replicas' arrays computed slice by slice.
+// nn::Replicas over threads of one process: a barrier that a failure breaks, and an
+// optimiser step shared by slices: each replica sums the group's gradient over its slice of
+// the parameters, updates that slice, and copies the others' slices from their replicas.
 
 #include <ad/nn/threads.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -18,31 +21,44 @@
 namespace ad::nn {
 namespace {
 
+using Eigen::Index;
+
 // What the threads of a group share.
 template <class T>
 class Group {
  public:
   explicit Group(int size)
       : parameters_(static_cast<std::size_t>(size)),
+        weights_(static_cast<std::size_t>(size)),
+        states_(static_cast<std::size_t>(size)),
         values_(static_cast<std::size_t>(size)),
         size_(size) {}
 
   int size() const { return size_; }
 
   // Returns once every replica has arrived; an ad::Error if a replica failed, before or
-  // while this one waited.
+  // while this one waited. The replicas usually arrive within microseconds of each other,
+  // less than a sleeping thread takes to be woken: a waiter first checks the round for up to
+  // spin_time, yielding its core between checks, and only then sleeps on the condition.
   void arrive_and_wait() {
     std::unique_lock lock(mutex_);
     if (failed_) throw failure();
     const std::uint64_t round = round_;
     if (++arrived_ == size_) {
       arrived_ = 0;
-      ++round_;
+      round_.store(round + 1);
       changed_.notify_all();
       return;
     }
-    changed_.wait(lock, [&] { return round_ != round || failed_; });
-    if (round_ == round) throw failure();
+    lock.unlock();
+    const auto give_up = std::chrono::steady_clock::now() + spin_time;
+    while (round_.load() == round && !failed_.load() &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
+    lock.lock();
+    changed_.wait(lock, [&] { return round_.load() != round || failed_.load(); });
+    if (round_.load() == round) throw failure();
   }
 
   // Ends every replica's wait: they throw instead.
@@ -55,9 +71,9 @@ class Group {
   // Each replica's arrays for the collective call under way: written by their replica
   // before a barrier, read by all after it.
   std::vector<const ParameterList<T>*> parameters_;
+  std::vector<T> weights_;  // of each replica's gradient in the group's
+  std::vector<const typename Optimizer<T>::State*> states_;
   std::vector<std::span<const double>> values_;
-  const typename Optimizer<T>::State* state_ = nullptr;  // rank 0's, for broadcast
-  std::vector<T> sums_;  // the gradients' sum, every parameter flattened in order
 
  private:
   static ad::Error failure() {
@@ -67,14 +83,37 @@ class Group {
   int size_;
   std::mutex mutex_;
   std::condition_variable changed_;
+  static constexpr std::chrono::microseconds spin_time{1000};
   int arrived_ = 0;
-  std::uint64_t round_ = 0;
-  bool failed_ = false;
+  // Written under the mutex; atomic so that a spinning waiter may read them without it.
+  std::atomic<std::uint64_t> round_ = 0;
+  std::atomic<bool> failed_ = false;
 };
 
-// Where slice k starts when n elements are split in `parts` nearly equal slices.
-std::size_t slice_start(std::size_t n, int parts, int k) {
-  return n * static_cast<std::size_t>(k) / static_cast<std::size_t>(parts);
+// The elements of a slice start at a multiple of this many elements within their
+// parameter (64 bytes of doubles and more of floats), so that each element takes the same
+// vectorised or scalar path in a replica's slice of a step as in a whole step.
+constexpr Index slice_alignment = 16;
+
+// Where each of `parts` nearly equal slices of the flattened parameters starts, and where
+// the last ends.
+template <class T>
+std::vector<Index> slice_bounds(const ParameterList<T>& parameters, int parts) {
+  Index n = 0;
+  for (const Parameter<T>* p : parameters) n += p->size();
+  std::vector<Index> bounds{0};
+  Index offset = 0;  // of parameter i in the flattened order
+  std::size_t i = 0;
+  for (int k = 1; k < parts; ++k) {
+    const Index target = n * k / parts;
+    while (i < parameters.size() && offset + parameters[i]->size() <= target) {
+      offset += parameters[i++]->size();
+    }
+    const Index local = target - offset;
+    bounds.push_back(offset + local - local % slice_alignment);
+  }
+  bounds.push_back(n);
+  return bounds;
 }
 
 template <class T>
@@ -87,9 +126,8 @@ class ThreadReplica final : public Replicas<T> {
 
   void broadcast(const ParameterList<T>& parameters,
                  const typename Optimizer<T>::State& state) override {
-    const auto r = static_cast<std::size_t>(rank_);
-    group_.parameters_[r] = &parameters;
-    if (rank_ == 0) group_.state_ = &state;
+    group_.parameters_[me()] = &parameters;
+    group_.states_[me()] = &state;
     group_.arrive_and_wait();
     if (rank_ != 0) {
       const ParameterList<T>& first = *group_.parameters_[0];
@@ -100,7 +138,7 @@ class ThreadReplica final : public Replicas<T> {
             rank_, parameters.size(), first.size()));
       }
       for (std::size_t i = 0; i < parameters.size(); ++i) copy(*first[i], *parameters[i], i);
-      const typename Optimizer<T>::State& from = *group_.state_;
+      const typename Optimizer<T>::State& from = *group_.states_[0];
       for (std::size_t k = 0; k < state.arrays.size(); ++k) {
         std::copy(from.arrays[k].begin(), from.arrays[k].end(), state.arrays[k].begin());
       }
@@ -115,33 +153,77 @@ class ThreadReplica final : public Replicas<T> {
                 const ParameterList<T>& parameters) override {
     if (tape) {
       sweep({});
-      for (Parameter<T>* p : parameters) p->grad() *= weight;
     } else {
       for (Parameter<T>* p : parameters) p->grad().setZero();  // an empty shard
     }
-    std::size_t n = 0;
-    for (const Parameter<T>* p : parameters) n += static_cast<std::size_t>(p->size());
-    group_.parameters_[static_cast<std::size_t>(rank_)] = &parameters;
-    group_.arrive_and_wait();
-    if (n != summed_) {  // the first step: every replica has left the last copy from sums_
-      if (rank_ == 0) group_.sums_.resize(n);
-      group_.arrive_and_wait();
-      summed_ = n;
+    group_.parameters_[me()] = &parameters;
+    group_.weights_[me()] = weight;
+    group_.arrive_and_wait();  // every replica's gradient is complete
+  }
+
+  // Between two barriers a replica writes only its own arrays, and reads another's only
+  // where that one does not write: its gradients on this replica's slice (for the sum), then
+  // its parameters on its own slice (to copy them). A replica's next write to its
+  // parameters (its slice, in the next step) comes after the next barrier, by which time
+  // every other replica has copied that slice.
+  void step(Optimizer<T>& optimizer) override {
+    const ParameterList<T>& parameters = optimizer.parameters();
+    if (parameters != *group_.parameters_[me()]) {
+      throw ad::Error(
+          "train_in_threads: the optimiser must update the parameters that fit trains, in "
+          "their order, for the replicas to share its step");
     }
-    add_slice(n);
-    group_.arrive_and_wait();
-    // Every replica's sums are in; the next call's first barrier keeps sums_ until all
-    // have copied them.
-    const T* in = group_.sums_.data();
-    for (Parameter<T>* p : parameters) {
-      auto& g = p->grad();
-      g = Eigen::Map<const Matrix<T>>(in, g.rows(), g.cols());
-      in += g.size();
+    if (parameters != laid_out_) {
+      bounds_ = slice_bounds(parameters, size());
+      laid_out_ = parameters;
+    }
+    const Index begin = bounds_[me()], end = bounds_[me() + 1];
+    add_slice(parameters, begin, end);
+    optimizer.step_slice(begin, end);
+    group_.arrive_and_wait();  // every slice is updated
+    for (int r = 0; r < size(); ++r) {
+      if (r == rank_) continue;
+      const ParameterList<T>& theirs = *group_.parameters_[static_cast<std::size_t>(r)];
+      for_slice(parameters, bounds_[static_cast<std::size_t>(r)],
+                bounds_[static_cast<std::size_t>(r) + 1], [&](std::size_t i, Index from, Index to) {
+                  std::copy(theirs[i]->value().data() + from, theirs[i]->value().data() + to,
+                            parameters[i]->value().data() + from);
+                });
     }
   }
 
+  void gather_state(Optimizer<T>& optimizer) override {
+    if (bounds_.empty()) return;  // no step was shared: every state is whole
+    const typename Optimizer<T>::State state = optimizer.state();
+    group_.states_[me()] = &state;
+    group_.arrive_and_wait();
+    const Index n = optimizer.elements();
+    for (int r = 0; r < size(); ++r) {
+      if (r == rank_) continue;
+      const typename Optimizer<T>::State& theirs = *group_.states_[static_cast<std::size_t>(r)];
+      const Index begin = bounds_[static_cast<std::size_t>(r)];
+      const Index end = bounds_[static_cast<std::size_t>(r) + 1];
+      Index at = 0;  // of array k's first element, in the arrays one after another
+      for (std::size_t k = 0; k < state.arrays.size(); ++k) {
+        const std::span<T> to = state.arrays[k];
+        const T* const from = theirs.arrays[k].data();
+        // Elements [begin, end) of every whole copy of the parameters the arrays hold.
+        for (Index j = 0; j < static_cast<Index>(to.size());) {
+          const Index flat = (at + j) % n;
+          const Index piece = std::min(static_cast<Index>(to.size()) - j, n - flat);
+          const Index lo = std::max(flat, begin), hi = std::min(flat + piece, end);
+          if (lo < hi)
+            std::copy(from + j + lo - flat, from + j + hi - flat, to.data() + j + lo - flat);
+          j += piece;
+        }
+        at += static_cast<Index>(to.size());
+      }
+    }
+    group_.arrive_and_wait();  // no replica updates its state before the others have copied it
+  }
+
   void sum(std::span<double> values) override {
-    group_.values_[static_cast<std::size_t>(rank_)] = values;
+    group_.values_[me()] = values;
     group_.arrive_and_wait();
     std::vector<double> total(values.size(), 0.0);
     for (const std::span<const double> v : group_.values_) {
@@ -156,6 +238,8 @@ class ThreadReplica final : public Replicas<T> {
   }
 
  private:
+  std::size_t me() const { return static_cast<std::size_t>(rank_); }
+
   void copy(const Parameter<T>& from, Parameter<T>& to, std::size_t i) const {
     if (from.rows() != to.rows() || from.cols() != to.cols()) {
       throw ad::Error(fmt::format(
@@ -165,29 +249,45 @@ class ThreadReplica final : public Replicas<T> {
     to.value() = from.value();
   }
 
-  // This replica's slice of the flattened parameters: Σᵣ gradientᵣ in rank order into sums_.
-  void add_slice(std::size_t n) {
-    const std::size_t begin = slice_start(n, group_.size(), rank_);
-    const std::size_t end = slice_start(n, group_.size(), rank_ + 1);
-    const ParameterList<T>& mine = *group_.parameters_[static_cast<std::size_t>(rank_)];
-    std::size_t offset = 0;  // of parameter i in the flattened order
-    for (std::size_t i = 0; i < mine.size(); ++i) {
-      const auto size = static_cast<std::size_t>(mine[i]->size());
-      const std::size_t from = std::max(begin, offset), to = std::min(end, offset + size);
-      for (std::size_t k = from; k < to; ++k) {
-        T total = 0;
-        for (const ParameterList<T>* replica : group_.parameters_) {
-          total += (*replica)[i]->grad().data()[k - offset];
-        }
-        group_.sums_[k] = total;
-      }
+  // Calls f(i, from, to) for each parameter i that the slice [begin, end) of the flattened
+  // parameters covers, with the part [from, to) of its elements that it covers.
+  template <class F>
+  static void for_slice(const ParameterList<T>& parameters, Index begin, Index end, F f) {
+    Index offset = 0;
+    for (std::size_t i = 0; i < parameters.size() && offset < end; ++i) {
+      const Index size = parameters[i]->size();
+      const Index from = std::clamp(begin - offset, Index(0), size);
+      const Index to = std::clamp(end - offset, from, size);
+      if (from < to) f(i, from, to);
       offset += size;
     }
   }
 
+  // The group's gradient on this replica's slice, Σᵣ weightᵣ gradientᵣ in rank order, into
+  // this replica's gradients, a block at a time (the sum cannot be written in place: this
+  // replica's own gradient is one of its terms).
+  void add_slice(const ParameterList<T>& parameters, Index begin, Index end) {
+    using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+    constexpr Index block = 1024;
+    Array total(block);
+    for_slice(parameters, begin, end, [&](std::size_t i, Index from, Index to) {
+      for (Index start = from; start < to; start += block) {
+        const Index size = std::min(block, to - start);
+        auto sum = total.head(size);
+        sum.setZero();
+        for (std::size_t r = 0; r < group_.parameters_.size(); ++r) {
+          const T* const theirs = (*group_.parameters_[r])[i]->grad().data() + start;
+          sum += group_.weights_[r] * Eigen::Map<const Array>(theirs, size);
+        }
+        Eigen::Map<Array>(parameters[i]->grad().data() + start, size) = sum;
+      }
+    });
+  }
+
   Group<T>& group_;
   int rank_;
-  std::size_t summed_ = 0;  // the number of gradients the last backward summed
+  ParameterList<T> laid_out_;  // the parameters bounds_ slices
+  std::vector<Index> bounds_;  // where replica r's slice starts: bounds_[r]; the end: bounds_[size]
 };
 
 }  // namespace

@@ -331,11 +331,18 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
       } else {
         replicas->backward(nullptr, {}, T(0), parameters);  // an empty shard of this batch
       }
-      optimizer.step();
+      if (replicas) {
+        replicas->step(optimizer);
+      } else {
+        optimizer.step();
+      }
       at.batch = b + 1;
       ++at.step;
       if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
-        if (replicas) replicas->sum(at.sums);
+        if (replicas) {
+          replicas->sum(at.sums);
+          replicas->gather_state(optimizer);
+        }
         if (rank == 0) {
           detail::write_checkpoint(options.checkpoint, parameters, optimizer, at, options,
                                    train.size());
@@ -375,6 +382,7 @@ History fit(Layer<T>& model, const std::type_identity_t<Loss<T>>& loss, Optimize
     for (const Callback& callback : options.callbacks) go_on = callback(stats) && go_on;
     if (!go_on) break;
   }
+  if (replicas) replicas->gather_state(optimizer);
   return history;
 }
 

@@ -30,8 +30,16 @@ class Optimizer {
   virtual ~Optimizer() = default;
 
   // One update of every parameter from its gradient.
-  virtual void step() = 0;
+  void step() { step_slice(0, elements_); }
+  // The same update of the elements [begin, end) of the parameters flattened in order (each
+  // parameter's elements in storage order, one parameter after another), the others left
+  // as they are; the counters (Adam's step count) advance as in step(). Replicas that share
+  // a step's work (train_in_threads) call it once each, on disjoint slices. An ad::Error
+  // unless 0 <= begin <= end <= elements().
+  virtual void step_slice(Eigen::Index begin, Eigen::Index end) = 0;
   void zero_grad();
+  // The number of elements of all the parameters together.
+  Eigen::Index elements() const { return elements_; }
 
   double learning_rate() const { return lr_; }
   // An ad::Error, and the rate unchanged, unless lr is a finite number >= 0 that is finite
@@ -42,7 +50,9 @@ class Optimizer {
   // What the optimiser carries from step to step besides its rate: arrays of T (SGD's
   // velocities, Adam's moments) and counters (Adam's step count), as views into the
   // optimiser. Checkpoints save them and replicas copy them; writing through the views sets
-  // the optimiser's state exactly.
+  // the optimiser's state exactly. The arrays, one after another, are whole copies of the
+  // flattened parameters (none for plain SGD, one for SGD's velocity, two for Adam's m and
+  // v): step_slice(begin, end) changes the elements [begin, end) of each copy and no other.
   struct State {
     std::vector<std::span<T>> arrays;
     std::vector<std::int64_t*> counters;
@@ -50,8 +60,14 @@ class Optimizer {
   virtual State state() { return {}; }
 
  protected:
+  // An ad::Error unless 0 <= begin <= end <= elements().
+  void check_slice(Eigen::Index begin, Eigen::Index end) const;
+
   ParameterList<T> parameters_;
   double lr_;
+
+ private:
+  Eigen::Index elements_ = 0;
 };
 
 struct SGDOptions {
@@ -68,7 +84,7 @@ template <class T>
 class SGD final : public Optimizer<T> {
  public:
   SGD(ParameterList<T> parameters, SGDOptions options);
-  void step() override;
+  void step_slice(Eigen::Index begin, Eigen::Index end) override;
   typename Optimizer<T>::State state() override;
 
  private:
@@ -92,7 +108,7 @@ template <class T>
 class Adam : public Optimizer<T> {
  public:
   Adam(ParameterList<T> parameters, AdamOptions options = {});
-  void step() override;
+  void step_slice(Eigen::Index begin, Eigen::Index end) override;
   typename Optimizer<T>::State state() override;
 
  protected:

@@ -30,12 +30,22 @@ class Replicas {
   // an empty passed.
   using Sweep = std::function<void(const std::function<void(std::uint32_t)>& passed)>;
   // Runs sweep, the backward sweep of this replica's loss on its shard, recorded on `tape`
-  // (nothing, with a null tape, if the shard is empty), after which every replica's
-  // parameters hold the same gradient, bit for bit: Σᵣ weightᵣ ∇lossᵣ over the group, where
-  // weightᵣ is shard r's share of the batch (the gradient of the mean loss over the whole
-  // batch, for a loss that is a mean over samples).
+  // (nothing, with a null tape, if the shard is empty), and combines the replicas'
+  // gradients into the group's, Σᵣ weightᵣ ∇lossᵣ, where weightᵣ is shard r's share of the
+  // batch (the gradient of the mean loss over the whole batch, for a loss that is a mean
+  // over samples). Where step() is not overridden, every replica's parameters then hold
+  // that gradient, bit for bit.
   virtual void backward(Tape<T>* tape, const Sweep& sweep, T weight,
                         const ParameterList<T>& parameters) = 0;
+  // One optimiser step with the group's gradient, after backward; every replica's
+  // parameters are then the same, bit for bit. By default each replica takes the whole step
+  // itself; a group may share the work instead (each replica updating a slice, then
+  // copying the others'), leaving each optimiser's state current on its own slice only
+  // until gather_state().
+  virtual void step(Optimizer<T>& optimizer) { optimizer.step(); }
+  // Makes every replica's optimiser state whole and the same, where step() shares the work;
+  // fit calls it on every replica before a checkpoint is written and when training ends.
+  virtual void gather_state(Optimizer<T>&) {}
   // Sums values elementwise over the group, in place; every replica gets the same sums.
   virtual void sum(std::span<double> values) = 0;
 };

@@ -12,9 +12,13 @@
 //     if (replicas.rank() == 0) nn::save(model, "model.bin");
 //   });
 //
-// After each replica's backward sweep the group sums the gradients (weighted by the shards'
-// shares of the batch), each replica adding one slice of the parameters over every replica
-// in rank order, and every replica copies the whole sum: all take the same step, bit for bit.
+// The replicas share each optimiser step by slices of the parameters: after the backward
+// sweeps, each replica sums the group's gradient (weighted by the shards' shares of the
+// batch, in rank order) over its own slice, updates that slice with its optimiser, and then
+// copies the other slices from their replicas, so that all hold the same parameters, bit
+// for bit. Each optimiser's state is current on its own slice only, until fit gathers it
+// (before a checkpoint and at the end): the optimiser must hold the model's parameters in
+// the model's order (an ad::Error otherwise).
 // An exception in one thread ends the others at their next call to the group (an ad::Error
 // saying another replica failed), and train_in_threads rethrows the first exception.
 
