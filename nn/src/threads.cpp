@@ -163,9 +163,7 @@ class ThreadReplica final : public Replicas<T> {
 
   // Between two barriers a replica writes only its own arrays, and reads another's only
   // where that one does not write: its gradients on this replica's slice (for the sum), then
-  // its parameters on its own slice (to copy them). A replica's next write to its
-  // parameters (its slice, in the next step) comes after the next barrier, by which time
-  // every other replica has copied that slice.
+  // its parameters on its own slice (to copy them).
   void step(Optimizer<T>& optimizer) override {
     const ParameterList<T>& parameters = optimizer.parameters();
     if (parameters != *group_.parameters_[me()]) {
@@ -190,6 +188,9 @@ class ThreadReplica final : public Replicas<T> {
                             parameters[i]->value().data() + from);
                 });
     }
+    // No replica goes on while another still copies from it: it would publish its list for
+    // the next step, or, failing in it, free what is being read.
+    group_.arrive_and_wait();
   }
 
   void gather_state(Optimizer<T>& optimizer) override {
