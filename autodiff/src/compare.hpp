@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace ad::detail {
@@ -70,5 +73,10 @@ class Comparison {
   double rel_tolerance_;
   double worst_margin_ = -1;  // error / tolerance of the worst element so far
 };
+
+// Input k's line of a check's report: whether it passed, its largest errors and its worst
+// element, "worst (i, j)<worst_of>: <computed_name> a, numeric b".
+std::string describe(std::size_t k, const InputCheck& c, std::string_view worst_of,
+                     std::string_view computed_name);
 
 }  // namespace ad::detail

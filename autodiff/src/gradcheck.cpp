@@ -103,6 +103,15 @@ template GradcheckResult gradcheck<double>(const Function<double>&,
                                            const std::vector<Matrix<double>>&,
                                            const GradcheckOptions&);
 
+std::string describe(std::size_t k, const InputCheck& c, std::string_view worst_of,
+                     std::string_view computed_name) {
+  return fmt::format(
+      "\n  input {} ({}): {}, max abs error {:.3g}, max rel error {:.3g}, worst ({}, {}){}: {} "
+      "{:.17g}, numeric {:.17g}",
+      k, to_string(c.shape), c.passed ? "pass" : "FAIL", c.max_abs_error, c.max_rel_error,
+      c.worst_row, c.worst_col, worst_of, computed_name, c.analytic, c.numeric);
+}
+
 }  // namespace detail
 
 std::string to_string(const GradcheckResult& r) {
@@ -111,12 +120,7 @@ std::string to_string(const GradcheckResult& r) {
                   r.passed ? "PASS" : "FAIL", r.precision, r.options.step.value_or(0),
                   r.options.abs_tolerance.value_or(0), r.options.rel_tolerance.value_or(0));
   for (std::size_t k = 0; k < r.inputs.size(); ++k) {
-    const InputCheck& c = r.inputs[k];
-    s += fmt::format(
-        "\n  input {} ({}): {}, max abs error {:.3g}, max rel error {:.3g}, worst ({}, {}): "
-        "analytic {:.17g}, numeric {:.17g}",
-        k, to_string(c.shape), c.passed ? "pass" : "FAIL", c.max_abs_error, c.max_rel_error,
-        c.worst_row, c.worst_col, c.analytic, c.numeric);
+    s += detail::describe(k, r.inputs[k], "", "analytic");
   }
   return s;
 }

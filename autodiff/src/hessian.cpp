@@ -152,12 +152,7 @@ std::string to_string(const GradgradcheckResult& r) {
                   r.passed ? "PASS" : "FAIL", r.options.directions, r.options.step,
                   r.options.abs_tolerance, r.options.rel_tolerance);
   for (std::size_t k = 0; k < r.inputs.size(); ++k) {
-    const InputCheck& c = r.inputs[k];
-    s += fmt::format(
-        "\n  input {} ({}): {}, max abs error {:.3g}, max rel error {:.3g}, worst ({}, {}) of H u: "
-        "exact {:.17g}, numeric {:.17g}",
-        k, to_string(c.shape), c.passed ? "pass" : "FAIL", c.max_abs_error, c.max_rel_error,
-        c.worst_row, c.worst_col, c.analytic, c.numeric);
+    s += detail::describe(k, r.inputs[k], " of H u", "exact");
   }
   return s;
 }
