@@ -1,6 +1,8 @@
 #include <ad/error.hpp>
 #include <ad/nn/optim.hpp>
 
+#include "slices.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -45,14 +47,6 @@ class SubnormalsAsZero {
 // a block of each array (p, g, m, v) stays in the L1 cache, so that the update reads and
 // writes each array once instead of once per statement.
 constexpr Index block_size = 1024;
-
-// Where the slice [begin, end) of the flattened parameters falls within one parameter of
-// `size` elements starting at `offset`: its first and one-past-last element there (equal
-// when the slice misses the parameter).
-std::pair<Index, Index> within(Index begin, Index end, Index offset, Index size) {
-  const Index from = std::clamp(begin - offset, Index(0), size);
-  return {from, std::clamp(end - offset, from, size)};
-}
 
 template <class T>
 std::vector<typename Parameter<T>::Matrix> zeros_like(const ParameterList<T>& parameters) {
@@ -135,26 +129,24 @@ void SGD<T>::step_slice(Index begin, Index end) {
   const T decay = static_cast<T>(options_.weight_decay);
   using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
   [[maybe_unused]] const SubnormalsAsZero flush;
-  Index offset = 0;  // of parameter i in the flattened order
-  for (std::size_t i = 0; i < this->parameters_.size(); ++i) {
-    Parameter<T>& parameter = *this->parameters_[i];
-    const auto [from, to] = within(begin, end, offset, parameter.size());
-    offset += parameter.size();
-    if (from == to) continue;
-    Eigen::Map<Array> p(parameter.value().data() + from, to - from);
-    const auto g = Eigen::Map<const Array>(parameter.grad().data() + from, to - from) + decay * p;
-    if (velocity_.empty()) {
-      p -= lr * g;
-      continue;
-    }
-    Eigen::Map<Array> v(velocity_[i].data() + from, to - from);
-    v = mu * v + g;
-    if (options_.nesterov) {
-      p -= lr * (g + mu * v);
-    } else {
-      p -= lr * v;
-    }
-  }
+  detail::for_each_in_slice(
+      this->parameters_, begin, end, [&](std::size_t i, Index, Index from, Index to) {
+        Parameter<T>& parameter = *this->parameters_[i];
+        Eigen::Map<Array> p(parameter.value().data() + from, to - from);
+        const auto g =
+            Eigen::Map<const Array>(parameter.grad().data() + from, to - from) + decay * p;
+        if (velocity_.empty()) {
+          p -= lr * g;
+          return;
+        }
+        Eigen::Map<Array> v(velocity_[i].data() + from, to - from);
+        v = mu * v + g;
+        if (options_.nesterov) {
+          p -= lr * (g + mu * v);
+        } else {
+          p -= lr * v;
+        }
+      });
 }
 
 template <class T>
@@ -201,29 +193,28 @@ void Adam<T>::step_slice(Index begin, Index end) {
   const T shrink = static_cast<T>(1 - lr * options_.weight_decay);
   using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
   [[maybe_unused]] const SubnormalsAsZero flush;
-  Index offset = 0;  // of the parameter's moments in m_ and v_
-  for (Parameter<T>* parameter : this->parameters_) {
-    const Index n = parameter->size();
-    const auto [from, to] = within(begin, end, offset, n);
-    for (Index start = from; start < to; start += block_size) {
-      const Index size = std::min(block_size, to - start);
-      Eigen::Map<Array> p(parameter->value().data() + start, size);
-      const Eigen::Map<const Array> grad(parameter->grad().data() + start, size);
-      auto m = m_.segment(offset + start, size);
-      auto v = v_.segment(offset + start, size);
-      if (decoupled_) {
-        p *= shrink;
-        m = beta1 * m + (1 - beta1) * grad;
-        v = beta2 * v + (1 - beta2) * grad.square();
-      } else {
-        const auto g = grad + decay * p;
-        m = beta1 * m + (1 - beta1) * g;
-        v = beta2 * v + (1 - beta2) * g.square();
-      }
-      p -= step * m / (v.sqrt() / root_c2 + eps);
-    }
-    offset += n;
-  }
+  // A parameter's moments start in m_ and v_ where its elements do in the flattened order.
+  detail::for_each_in_slice(
+      this->parameters_, begin, end, [&](std::size_t i, Index offset, Index from, Index to) {
+        Parameter<T>* const parameter = this->parameters_[i];
+        for (Index start = from; start < to; start += block_size) {
+          const Index size = std::min(block_size, to - start);
+          Eigen::Map<Array> p(parameter->value().data() + start, size);
+          const Eigen::Map<const Array> grad(parameter->grad().data() + start, size);
+          auto m = m_.segment(offset + start, size);
+          auto v = v_.segment(offset + start, size);
+          if (decoupled_) {
+            p *= shrink;
+            m = beta1 * m + (1 - beta1) * grad;
+            v = beta2 * v + (1 - beta2) * grad.square();
+          } else {
+            const auto g = grad + decay * p;
+            m = beta1 * m + (1 - beta1) * g;
+            v = beta2 * v + (1 - beta2) * g.square();
+          }
+          p -= step * m / (v.sqrt() / root_c2 + eps);
+        }
+      });
 }
 
 template <class T>

@@ -4,6 +4,8 @@
 
 #include <ad/nn/threads.hpp>
 
+#include "slices.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -98,9 +100,7 @@ constexpr Index slice_alignment = 16;
 // Where each of `parts` nearly equal slices of the flattened parameters starts, and where
 // the last ends.
 template <class T>
-std::vector<Index> slice_bounds(const ParameterList<T>& parameters, int parts) {
-  Index n = 0;
-  for (const Parameter<T>* p : parameters) n += p->size();
+std::vector<Index> slice_bounds(const ParameterList<T>& parameters, Index n, int parts) {
   std::vector<Index> bounds{0};
   Index offset = 0;  // of parameter i in the flattened order
   std::size_t i = 0;
@@ -172,7 +172,7 @@ class ThreadReplica final : public Replicas<T> {
           "their order, for the replicas to share its step");
     }
     if (parameters != laid_out_) {
-      bounds_ = slice_bounds(parameters, size());
+      bounds_ = slice_bounds(parameters, optimizer.elements(), size());
       laid_out_ = parameters;
     }
     const Index begin = bounds_[me()], end = bounds_[me() + 1];
@@ -182,11 +182,13 @@ class ThreadReplica final : public Replicas<T> {
     for (int r = 0; r < size(); ++r) {
       if (r == rank_) continue;
       const ParameterList<T>& theirs = *group_.parameters_[static_cast<std::size_t>(r)];
-      for_slice(parameters, bounds_[static_cast<std::size_t>(r)],
-                bounds_[static_cast<std::size_t>(r) + 1], [&](std::size_t i, Index from, Index to) {
-                  std::copy(theirs[i]->value().data() + from, theirs[i]->value().data() + to,
-                            parameters[i]->value().data() + from);
-                });
+      detail::for_each_in_slice(parameters, bounds_[static_cast<std::size_t>(r)],
+                                bounds_[static_cast<std::size_t>(r) + 1],
+                                [&](std::size_t i, Index, Index from, Index to) {
+                                  const T* const values = theirs[i]->value().data();
+                                  std::copy(values + from, values + to,
+                                            parameters[i]->value().data() + from);
+                                });
     }
     // No replica goes on while another still copies from it: it would publish its list for
     // the next step, or, failing in it, free what is being read.
@@ -250,39 +252,26 @@ class ThreadReplica final : public Replicas<T> {
     to.value() = from.value();
   }
 
-  // Calls f(i, from, to) for each parameter i that the slice [begin, end) of the flattened
-  // parameters covers, with the part [from, to) of its elements that it covers.
-  template <class F>
-  static void for_slice(const ParameterList<T>& parameters, Index begin, Index end, F f) {
-    Index offset = 0;
-    for (std::size_t i = 0; i < parameters.size() && offset < end; ++i) {
-      const Index size = parameters[i]->size();
-      const Index from = std::clamp(begin - offset, Index(0), size);
-      const Index to = std::clamp(end - offset, from, size);
-      if (from < to) f(i, from, to);
-      offset += size;
-    }
-  }
-
   // The group's gradient on this replica's slice, Σᵣ weightᵣ gradientᵣ in rank order, into
   // this replica's gradients, a block at a time (the sum cannot be written in place: this
   // replica's own gradient is one of its terms).
   void add_slice(const ParameterList<T>& parameters, Index begin, Index end) {
     using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
     constexpr Index block = 1024;
-    Array total(block);
-    for_slice(parameters, begin, end, [&](std::size_t i, Index from, Index to) {
-      for (Index start = from; start < to; start += block) {
-        const Index size = std::min(block, to - start);
-        auto sum = total.head(size);
-        sum.setZero();
-        for (std::size_t r = 0; r < group_.parameters_.size(); ++r) {
-          const T* const theirs = (*group_.parameters_[r])[i]->grad().data() + start;
-          sum += group_.weights_[r] * Eigen::Map<const Array>(theirs, size);
-        }
-        Eigen::Map<Array>(parameters[i]->grad().data() + start, size) = sum;
-      }
-    });
+    Eigen::Array<T, block, 1> total;  // on the stack: a step allocates nothing
+    detail::for_each_in_slice(
+        parameters, begin, end, [&](std::size_t i, Index, Index from, Index to) {
+          for (Index start = from; start < to; start += block) {
+            const Index size = std::min(block, to - start);
+            auto sum = total.head(size);
+            sum.setZero();
+            for (std::size_t r = 0; r < group_.parameters_.size(); ++r) {
+              const T* const theirs = (*group_.parameters_[r])[i]->grad().data() + start;
+              sum += group_.weights_[r] * Eigen::Map<const Array>(theirs, size);
+            }
+            Eigen::Map<Array>(parameters[i]->grad().data() + start, size) = sum;
+          }
+        });
   }
 
   Group<T>& group_;
