@@ -60,8 +60,10 @@ def main():
     for key, name in (("seed", "seed network"), ("chain", "1000-op chain"),
                       ("mlp", "MLP 784-256-128-10, batch 128")):
         for hvp_key, gradient_key, how in (("hvp", "gradient", "reused tapes"),
+                                           ("hvp_call", "gradient",
+                                            "ad::hvp against a gradient on a reused tape"),
                                            ("hvp_call", "gradient_fresh",
-                                            "ad::hvp, fresh tapes")):
+                                            "ad::hvp against a gradient on a fresh tape")):
             gradient, hvp = ours[f"{key}_{gradient_key}_us"], ours[f"{key}_{hvp_key}_us"]
             ratio = hvp / gradient
             print(f"| hvp ≤ 4× gradient, {name} ({how}) | {hvp:.1f} µs | {gradient:.1f} µs | "

@@ -288,6 +288,31 @@ BOOST_AUTO_TEST_CASE(hvp_is_the_hessian_times_the_direction) {
   BOOST_TEST((h - h.transpose()).cwiseAbs().maxCoeff() == 0.0);
 }
 
+// Each thread keeps a tape between calls: a call made from inside f gets a tape of its own,
+// and a call that failed leaves nothing behind for the next.
+BOOST_AUTO_TEST_CASE(calls_within_f_and_after_a_failure_are_right) {
+  const Mat x = random_matrix(3, 2, 31), v = random_matrix(3, 2, 32);
+  const Mat y = random_matrix(3, 2, 33), u = random_matrix(3, 2, 34);
+  // Σ exp(Y)'s Hessian is diag(exp(vec Y)), so the inner hvp is C = exp(Y) ⊙ U.
+  auto inner = [](const DV& Y) { return sum(exp(Y)); };
+  const Mat c = y.array().exp() * u.array();
+  auto f = [&](const DV& X) {
+    const Mat c_inside = ad::hvp(inner, y, u);
+    return sum(hadamard(hadamard(X, X), ad::constant(X, c_inside)));
+  };
+  // Σ C ⊙ X ⊙ X: H v = 2 C ⊙ v.
+  const Mat expected = 2 * c.array() * v.array();
+  check_hessian("hvp with an hvp inside f", ad::hvp(f, x, v), expected);
+  auto failing = [](const DV& X) -> DV {
+    sum(X * transpose(X));
+    throw ad::Error("f failed after recording");
+  };
+  BOOST_CHECK_THROW(ad::hvp(failing, x, v), ad::Error);
+  check_hessian("the call after a failure", ad::hvp(f, x, v), expected);
+  check_hessian("a Hessian after it", ad::hessian(inner, y),
+                Mat(y.reshaped().array().exp().matrix().asDiagonal()));
+}
+
 // Non-smooth ops have the second derivative of the branch taken: relu'' = 0, |x|'' = 0.
 BOOST_AUTO_TEST_CASE(non_smooth_ops_follow_their_subgradient_convention) {
   Mat x(4, 1);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <memory>
 #include <random>
 
 namespace ad {
@@ -48,6 +49,29 @@ std::vector<Var<D>> sweep(Tape<D>& tape, const HessianFunction& f, const std::ve
   return inputs;
 }
 
+// A tape of dual numbers for one call of hvp, hessian or gradgradcheck. Each thread keeps
+// the last one returned, cleared, for its next call: making a tape (its node list, its
+// arena's blocks, first touched page by page) cost more than the seed network's whole hvp,
+// and 40 % of the MLP's. A tape that grew beyond kept_bytes is freed instead, and a call made
+// from inside f (an hvp within an hvp) gets a tape of its own.
+class PooledTape {
+ public:
+  PooledTape() : tape_(idle_ ? std::move(idle_) : std::make_unique<Tape<D>>()) {}
+  ~PooledTape() {
+    tape_->clear();
+    if (tape_->arena_bytes() <= kept_bytes) idle_ = std::move(tape_);
+  }
+  PooledTape(const PooledTape&) = delete;
+  PooledTape& operator=(const PooledTape&) = delete;
+  Tape<D>& operator*() { return *tape_; }
+
+ private:
+  static constexpr std::size_t kept_bytes = std::size_t{64} << 20;
+  static thread_local std::unique_ptr<Tape<D>> idle_;
+  std::unique_ptr<Tape<D>> tape_;
+};
+thread_local std::unique_ptr<Tape<D>> PooledTape::idle_;
+
 template <class Part>
 Matrix<double> part_of(const Var<D>& v, Part part) {
   return v.grad().unaryExpr(part);
@@ -61,8 +85,8 @@ namespace detail {
 
 std::vector<Matrix<double>> hvp(const HessianFunction& f, const std::vector<Matrix<double>>& xs,
                                 const std::vector<Matrix<double>>& vs) {
-  Tape<D> tape;
-  const std::vector<Var<D>> inputs = sweep(tape, f, dual_inputs("hvp", xs, vs), "hvp");
+  PooledTape tape;
+  const std::vector<Var<D>> inputs = sweep(*tape, f, dual_inputs("hvp", xs, vs), "hvp");
   std::vector<Matrix<double>> products;
   for (const Var<D>& x : inputs) products.push_back(part_of(x, tangent_part));
   return products;
@@ -73,14 +97,14 @@ Matrix<double> hessian(const HessianFunction& f, const std::vector<Matrix<double
   for (const Matrix<double>& x : xs) n += x.size();
   std::vector<Matrix<D>> at;
   for (const Matrix<double>& x : xs) at.push_back(x.cast<D>());
-  Tape<D> tape;
+  PooledTape tape;
   Matrix<double> h(n, n);
   // Column j: H eⱼ, the tangent of the gradient when input element j carries tangent 1.
   Eigen::Index j = 0;
   for (Matrix<D>& x : at) {
     for (Eigen::Index e = 0; e < x.size(); ++e, ++j) {
       x.data()[e].tangent = 1;
-      const std::vector<Var<D>> inputs = sweep(tape, f, at, "hessian");
+      const std::vector<Var<D>> inputs = sweep(*tape, f, at, "hessian");
       x.data()[e].tangent = 0;
       Eigen::Index i = 0;
       for (const Var<D>& v : inputs) {
@@ -109,7 +133,7 @@ GradgradcheckResult gradgradcheck(const HessianFunction& f, const std::vector<Ma
 
   std::mt19937_64 random(options.seed);
   std::uniform_real_distribution<double> uniform(-1, 1);
-  Tape<D> tape;
+  PooledTape tape;
   for (int d = 0; d < options.directions; ++d) {
     std::vector<Matrix<double>> u;
     for (const Matrix<double>& x : xs) {
@@ -122,14 +146,14 @@ GradgradcheckResult gradgradcheck(const HessianFunction& f, const std::vector<Ma
         shifted.push_back((xs[k] + sign * options.step * u[k]).cast<D>());
       }
       std::vector<Matrix<double>> g;
-      for (const Var<D>& v : sweep(tape, f, shifted, "gradgradcheck")) {
+      for (const Var<D>& v : sweep(*tape, f, shifted, "gradgradcheck")) {
         g.push_back(part_of(v, value_part));
       }
       return g;
     };
     const std::vector<Matrix<double>> up = gradient_at(1), down = gradient_at(-1);
     std::vector<Matrix<double>> exact;
-    for (const Var<D>& v : sweep(tape, f, dual_inputs("gradgradcheck", xs, u), "gradgradcheck")) {
+    for (const Var<D>& v : sweep(*tape, f, dual_inputs("gradgradcheck", xs, u), "gradgradcheck")) {
       exact.push_back(part_of(v, tangent_part));
     }
     for (std::size_t k = 0; k < xs.size(); ++k) {

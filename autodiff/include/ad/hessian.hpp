@@ -12,7 +12,8 @@
 // backward sweep then gives the gradient in the values of the inputs' adjoints and H V in
 // their tangents, exactly (no finite differences). Every built-in op runs on that tape; a
 // custom op runs there once it declares `second_order` (<ad/custom_op.hpp>), and is an
-// ad::Error naming it otherwise.
+// ad::Error naming it otherwise. Each thread keeps the tape of its last call for the next
+// (unless its arena grew beyond 64 MiB), so that many small products do not each make one.
 //
 // f receives Var<ad::Dual<double>> and returns one; with several inputs it receives
 // std::span<const Var<ad::Dual<double>>>, as for ad::gradcheck. Data it needs is brought
