@@ -1,5 +1,5 @@
 // The data-parallel MLP step under mpirun: a 784-256-128-10 ReLU network, softmax
-// cross-entropy, Adam, float, a global batch of 128 split across the ranks. Runs the two
+// cross-entropy, Adam, float, a global batch of 128 split across the ranks. Runs the three
 // reductions of nn::mpi::Replicas alternately in one process (rounds of steps each), then
 // times MPI_Allreduce alone over a range of sizes (the α-β calibration of
 // docs/distributed.md). Rank 0 prints.
@@ -50,8 +50,9 @@ Result run(nn::mpi::Reduction reduction, int steps, nn::Sequential<float>& model
         std::span<const int>(data.labels)
             .subspan(static_cast<std::size_t>(shard.first), static_cast<std::size_t>(shard.size)));
     replicas.backward(&tape, nn::sweep_of(tape, l), weight, parameters);
-    opt.step();
+    replicas.step(opt);
   }
+  replicas.gather_state(opt);
   const double seconds = MPI_Wtime() - start;
   const nn::mpi::ReductionTiming& t = replicas.timing();
   return {1e3 * seconds / steps, 1e3 * t.sweep_seconds / steps, 1e3 * t.exposed_seconds / steps};
@@ -83,20 +84,22 @@ int main(int argc, char** argv) {
   auto model = nn::mlp<float>(sizes, nn::Activation::relu, rng, nn::Init::he_normal);
   nn::Adam<float> opt(model.parameters(), {.lr = 1e-4});
   run(nn::mpi::Reduction::after_backward, steps / 4, model, opt, data, rank, size);  // warm-up
-  std::vector<double> step[2], sweep[2], exposed[2];
-  const nn::mpi::Reduction kinds[2] = {nn::mpi::Reduction::after_backward,
-                                       nn::mpi::Reduction::overlapped};
+  constexpr int kinds = 3;
+  std::vector<double> step[kinds], sweep[kinds], exposed[kinds];
+  const nn::mpi::Reduction reductions[kinds] = {nn::mpi::Reduction::after_backward,
+                                                nn::mpi::Reduction::overlapped,
+                                                nn::mpi::Reduction::shared_memory};
   for (int r = 0; r < rounds; ++r) {
-    for (int k = 0; k < 2; ++k) {
-      const Result got = run(kinds[k], steps, model, opt, data, rank, size);
+    for (int k = 0; k < kinds; ++k) {
+      const Result got = run(reductions[k], steps, model, opt, data, rank, size);
       step[k].push_back(got.step_ms);
       sweep[k].push_back(got.sweep_ms);
       exposed[k].push_back(got.exposed_ms);
     }
   }
   if (rank == 0) {
-    const char* names[2] = {"after_backward", "overlapped"};
-    for (int k = 0; k < 2; ++k) {
+    const char* names[kinds] = {"after_backward", "overlapped", "shared_memory"};
+    for (int k = 0; k < kinds; ++k) {
       fmt::print(
           "distributed_step ranks {} {}: step {:.4f} ms, sweep {:.4f} ms, reduction exposed "
           "{:.4f} ms (medians of {} rounds of {} steps, global batch {})\n",

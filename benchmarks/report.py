@@ -211,7 +211,7 @@ def distributed_rows(table, train, train_np2, train_threads2, steps_np1, steps_n
         table.add("test accuracy, 2 ranks", train_np2["accuracy"],
                   f"{train['accuracy']:.4f} one process", None, "same within noise", None)
     alone = steps_np1.get("after_backward", {}).get("step")
-    for reduction in ("after_backward", "overlapped"):
+    for reduction in ("after_backward", "overlapped", "shared_memory"):
         step = steps_np2.get(reduction, {}).get("step")
         table.add(f"MLP step f32 at 2 ranks (batch 64 each), {reduction}", step,
                   alone and f"{alone:.4g} ms one rank, batch 128", ratio(alone, step), "", None,

@@ -92,30 +92,6 @@ class Group {
   std::atomic<bool> failed_ = false;
 };
 
-// The elements of a slice start at a multiple of this many elements within their
-// parameter (64 bytes of doubles and more of floats), so that each element takes the same
-// vectorised or scalar path in a replica's slice of a step as in a whole step.
-constexpr Index slice_alignment = 16;
-
-// Where each of `parts` nearly equal slices of the flattened parameters starts, and where
-// the last ends.
-template <class T>
-std::vector<Index> slice_bounds(const ParameterList<T>& parameters, Index n, int parts) {
-  std::vector<Index> bounds{0};
-  Index offset = 0;  // of parameter i in the flattened order
-  std::size_t i = 0;
-  for (int k = 1; k < parts; ++k) {
-    const Index target = n * k / parts;
-    while (i < parameters.size() && offset + parameters[i]->size() <= target) {
-      offset += parameters[i++]->size();
-    }
-    const Index local = target - offset;
-    bounds.push_back(offset + local - local % slice_alignment);
-  }
-  bounds.push_back(n);
-  return bounds;
-}
-
 template <class T>
 class ThreadReplica final : public Replicas<T> {
  public:
@@ -172,7 +148,7 @@ class ThreadReplica final : public Replicas<T> {
           "their order, for the replicas to share its step");
     }
     if (parameters != laid_out_) {
-      bounds_ = slice_bounds(parameters, optimizer.elements(), size());
+      bounds_ = detail::slice_bounds(parameters, optimizer.elements(), size());
       laid_out_ = parameters;
     }
     const Index begin = bounds_[me()], end = bounds_[me() + 1];
@@ -200,27 +176,15 @@ class ThreadReplica final : public Replicas<T> {
     const typename Optimizer<T>::State state = optimizer.state();
     group_.states_[me()] = &state;
     group_.arrive_and_wait();
-    const Index n = optimizer.elements();
     for (int r = 0; r < size(); ++r) {
       if (r == rank_) continue;
       const typename Optimizer<T>::State& theirs = *group_.states_[static_cast<std::size_t>(r)];
-      const Index begin = bounds_[static_cast<std::size_t>(r)];
-      const Index end = bounds_[static_cast<std::size_t>(r) + 1];
-      Index at = 0;  // of array k's first element, in the arrays one after another
-      for (std::size_t k = 0; k < state.arrays.size(); ++k) {
-        const std::span<T> to = state.arrays[k];
-        const T* const from = theirs.arrays[k].data();
-        // Elements [begin, end) of every whole copy of the parameters the arrays hold.
-        for (Index j = 0; j < static_cast<Index>(to.size());) {
-          const Index flat = (at + j) % n;
-          const Index piece = std::min(static_cast<Index>(to.size()) - j, n - flat);
-          const Index lo = std::max(flat, begin), hi = std::min(flat + piece, end);
-          if (lo < hi)
-            std::copy(from + j + lo - flat, from + j + hi - flat, to.data() + j + lo - flat);
-          j += piece;
-        }
-        at += static_cast<Index>(to.size());
-      }
+      detail::for_each_state_run<T>(
+          state, optimizer.elements(), bounds_[static_cast<std::size_t>(r)],
+          bounds_[static_cast<std::size_t>(r) + 1], [&](std::size_t k, Index at, Index count) {
+            const T* const from = theirs.arrays[k].data() + at;
+            std::copy(from, from + count, state.arrays[k].data() + at);
+          });
     }
     group_.arrive_and_wait();  // no replica updates its state before the others have copied it
   }

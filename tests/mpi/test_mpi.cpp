@@ -1,6 +1,7 @@
 // Data-parallel training over MPI, run by ctest under mpirun with 2, 3, 4 and 8 processes:
-// the replicas stay bit-identical, training matches one process with the same batch, an
-// interrupted run resumes to the same parameters. Every rank runs every case in the same
+// the replicas stay bit-identical (parameters and optimiser state) with each reduction,
+// training matches one process with the same batch, an interrupted run resumes to the same
+// parameters. Every rank runs every case in the same
 // order (each makes collective calls); a failed check on any rank fails the run.
 
 #define BOOST_TEST_MODULE mpi
@@ -12,9 +13,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <span>
 #include <stdexcept>
 
 namespace nn = ad::nn;
@@ -60,6 +63,26 @@ int rank() { return MpiFixture::environment->rank(); }
 
 double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
+// Whether every rank's optimiser state (its arrays and counters) has the same bits.
+bool same_state_on_every_rank(nn::Optimizer<double>& optimizer) {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a
+  const auto mix = [&h](const void* data, std::size_t bytes) {
+    const auto* b = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const nn::Optimizer<double>::State state = optimizer.state();
+  for (const std::span<double> a : state.arrays) mix(a.data(), a.size_bytes());
+  for (const std::int64_t* c : state.counters) mix(c, sizeof *c);
+  std::uint64_t lowest = 0, highest = 0;
+  MPI_Allreduce(&h, &lowest, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(&h, &highest, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+  return lowest == highest;
+}
+
+constexpr nn::mpi::Reduction kReductions[] = {nn::mpi::Reduction::overlapped,
+                                              nn::mpi::Reduction::after_backward,
+                                              nn::mpi::Reduction::shared_memory};
+
 }  // namespace
 
 BOOST_TEST_GLOBAL_FIXTURE(MpiFixture);
@@ -68,8 +91,7 @@ BOOST_TEST_GLOBAL_FIXTURE(MpiFixture);
 // 0's, and after every step the parameters hash the same on every rank.
 BOOST_AUTO_TEST_CASE(replicas_are_bit_identical_after_every_step) {
   const auto train = blobs(kSamples, 1);
-  for (const auto reduction :
-       {nn::mpi::Reduction::overlapped, nn::mpi::Reduction::after_backward}) {
+  for (const auto reduction : kReductions) {
     auto model = model_of(10 + static_cast<std::uint64_t>(rank()));
     nn::Adam<double> opt(model.parameters(), {.lr = 0.02});
     nn::mpi::Replicas<double> replicas(
@@ -81,8 +103,20 @@ BOOST_AUTO_TEST_CASE(replicas_are_bit_identical_after_every_step) {
         model, nn::CrossEntropy{}, opt, train,
         {.epochs = 3, .batch_size = kBatch, .seed = 5, .out = nullptr, .replicas = &replicas});
     BOOST_CHECK_NO_THROW(replicas.check_identical(model.parameters()));
+    // A shared step leaves each rank's state current on its slice until fit gathers it.
+    BOOST_TEST(same_state_on_every_rank(opt));
     BOOST_TEST(replicas.timing().steps == 3 * ((kSamples + kBatch - 1) / kBatch));
   }
+}
+
+// Every rank of these tests runs on one machine: the default shares the optimiser step there.
+BOOST_AUTO_TEST_CASE(ranks_on_one_machine_share_the_step_by_default) {
+  nn::mpi::Replicas<double> replicas;
+  const auto expected =
+      replicas.size() > 1 ? nn::mpi::Reduction::shared_memory : nn::mpi::Reduction::overlapped;
+  BOOST_TEST((replicas.reduction() == expected));
+  nn::mpi::Replicas<double> asked({.reduction = nn::mpi::Reduction::after_backward});
+  BOOST_TEST((asked.reduction() == nn::mpi::Reduction::after_backward));
 }
 
 // The group's training is one process's training with the same (global) batch, but for the
@@ -91,8 +125,7 @@ BOOST_AUTO_TEST_CASE(replicas_are_bit_identical_after_every_step) {
 BOOST_AUTO_TEST_CASE(the_group_trains_as_one_process_with_the_same_batch) {
   const auto train = blobs(kSamples, 2);
   const auto validation = blobs(50, 3);
-  for (const auto reduction :
-       {nn::mpi::Reduction::overlapped, nn::mpi::Reduction::after_backward}) {
+  for (const auto reduction : kReductions) {
     nn::FitOptions<double> options{
         .epochs = 3, .batch_size = kBatch, .seed = 7, .validation = &validation, .out = nullptr};
     auto alone = model_of(4);

@@ -1,7 +1,11 @@
 // nn::Replicas over MPI: broadcast from rank 0, gradients summed by all-reduce in buckets
-// overlapped with the backward sweep (or after it), sums of figures, and aborting the job.
+// overlapped with the backward sweep (or after it), or, for ranks on one machine, the
+// optimiser step shared by slices through MPI shared memory; sums of figures, and aborting
+// the job.
 
 #include <ad/nn/mpi.hpp>
+
+#include "slices.hpp"
 
 #include <fmt/format.h>
 #include <mpi.h>
@@ -9,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
 #include <string>
 #include <vector>
@@ -37,13 +42,12 @@ std::uint64_t hash_of(const ParameterList<T>& parameters) {
 }
 
 template <class U>
-void broadcast_array(U* data, std::size_t n, MPI_Datatype type) {
+void broadcast_array(U* data, std::size_t n, MPI_Datatype type, int root = 0) {
   for (std::size_t done = 0; done < n; done += kMaxCount) {
-    MPI_Bcast(data + done, static_cast<int>(std::min(n - done, kMaxCount)), type, 0,
+    MPI_Bcast(data + done, static_cast<int>(std::min(n - done, kMaxCount)), type, root,
               MPI_COMM_WORLD);
   }
 }
-
 }  // namespace
 
 Environment::Environment(int& argc, char**& argv) {
@@ -74,12 +78,132 @@ struct Bucket {
   std::uint32_t ready_at = 0;        // the sweep has finished them once it passes this node
 };
 
+// The step shared by the ranks of one machine: an MPI shared-memory window in which each
+// rank has room for 2n elements, its weighted gradient (read by the others on their
+// slices) and its parameters' values on its own slice (copied by the others once updated).
+// Both areas are laid out as the parameters flattened in order.
+template <class T>
+class SharedStep {
+  using Index = Eigen::Index;
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+
+ public:
+  SharedStep(MPI_Comm node, const ParameterList<T>& parameters, int rank, int size)
+      : rank_(static_cast<std::size_t>(rank)) {
+    for (const Parameter<T>* p : parameters) n_ += p->size();
+    bounds_ = detail::slice_bounds(parameters, n_, size);
+    T* mine = nullptr;
+    MPI_Win_allocate_shared(static_cast<MPI_Aint>(2 * n_ * Index(sizeof(T))), sizeof(T),
+                            MPI_INFO_NULL, node, &mine, &window_);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, window_);  // loads and stores from now on
+    node_ = node;
+    for (int r = 0; r < size; ++r) {
+      MPI_Aint bytes = 0;
+      int unit = 0;
+      T* base = nullptr;
+      MPI_Win_shared_query(window_, r, &bytes, &unit, &base);
+      gradients_.push_back(base);
+      values_.push_back(base + n_);
+    }
+  }
+  // MPI_Win_free waits for every rank: not while an exception unwinds this one, whose
+  // partners may be waiting elsewhere (the program then aborts the job).
+  ~SharedStep() {
+    if (std::uncaught_exceptions() != 0) return;
+    MPI_Win_unlock_all(window_);
+    MPI_Win_free(&window_);
+  }
+  SharedStep(const SharedStep&) = delete;
+  SharedStep& operator=(const SharedStep&) = delete;
+
+  Index elements() const { return n_; }
+  Index begin(std::size_t r) const { return bounds_[r]; }
+  Index end(std::size_t r) const { return bounds_[r + 1]; }
+
+  // Publishes weight × this rank's gradient where the other ranks read it: outside its own
+  // slice.
+  void publish(const ParameterList<T>& parameters, T weight) {
+    weight_ = weight;
+    const auto scaled = [&](std::size_t i, Index offset, Index from, Index to) {
+      const T* const g = parameters[i]->grad().data();
+      Eigen::Map<Array>(gradients_[rank_] + offset + from, to - from) =
+          weight * Eigen::Map<const Array>(g + from, to - from);
+    };
+    detail::for_each_in_slice(parameters, 0, begin(rank_), scaled);
+    detail::for_each_in_slice(parameters, end(rank_), n_, scaled);
+    synchronise();
+  }
+
+  // The group's gradient on this rank's slice, Σᵣ weightᵣ gradientᵣ in rank order, into this
+  // rank's gradients, a block at a time.
+  void sum_slice(const ParameterList<T>& parameters) {
+    constexpr Index block = 1024;
+    Eigen::Array<T, block, 1> total;  // on the stack: a step allocates nothing
+    const auto add = [&](std::size_t i, Index offset, Index from, Index to) {
+      T* const g = parameters[i]->grad().data();
+      for (Index start = from; start < to; start += block) {
+        const Index size = std::min(block, to - start);
+        auto sum = total.head(size);
+        sum.setZero();
+        for (std::size_t r = 0; r < gradients_.size(); ++r) {
+          if (r == rank_) {
+            sum += weight_ * Eigen::Map<const Array>(g + start, size);
+          } else {
+            sum += Eigen::Map<const Array>(gradients_[r] + offset + start, size);
+          }
+        }
+        Eigen::Map<Array>(g + start, size) = sum;
+      }
+    };
+    detail::for_each_in_slice(parameters, begin(rank_), end(rank_), add);
+  }
+
+  // Once this rank has updated its slice: publishes it and copies the others'.
+  void share_values(const ParameterList<T>& parameters) {
+    detail::for_each_in_slice(parameters, begin(rank_), end(rank_),
+                              [&](std::size_t i, Index offset, Index from, Index to) {
+                                const T* const v = parameters[i]->value().data();
+                                std::copy(v + from, v + to, values_[rank_] + offset + from);
+                              });
+    synchronise();
+    // Read before the next step's synchronise(), after which a rank writes its slice again.
+    for (std::size_t r = 0; r < values_.size(); ++r) {
+      if (r == rank_) continue;
+      detail::for_each_in_slice(parameters, begin(r), end(r),
+                                [&](std::size_t i, Index offset, Index from, Index to) {
+                                  const T* const v = values_[r] + offset;
+                                  std::copy(v + from, v + to, parameters[i]->value().data() + from);
+                                });
+    }
+  }
+
+ private:
+  // Every rank's stores before it are seen by every rank's loads after it.
+  void synchronise() {
+    MPI_Win_sync(window_);
+    MPI_Barrier(node_);
+    MPI_Win_sync(window_);
+  }
+
+  std::size_t rank_;
+  Index n_ = 0;
+  std::vector<Index> bounds_;
+  MPI_Comm node_ = MPI_COMM_NULL;
+  MPI_Win window_ = MPI_WIN_NULL;
+  std::vector<T*> gradients_;  // rank r's weighted gradient: gradients_[r][0, n)
+  std::vector<T*> values_;     // rank r's parameters' values, current on its slice
+  T weight_ = 1;
+};
+
 template <class T>
 struct Replicas<T>::State {
   ReplicaOptions options;
+  Reduction reduction = Reduction::overlapped;  // options.reduction, automatic resolved
   int rank = 0;
   int size = 1;
-  ParameterList<T> laid_out;  // the parameters the buckets were made for
+  MPI_Comm node = MPI_COMM_NULL;  // the ranks of this machine (shared_memory)
+  std::unique_ptr<SharedStep<T>> shared;
+  ParameterList<T> laid_out;  // the parameters the buckets or the shared step were made for
   std::vector<Bucket<T>> buckets;
   std::vector<MPI_Request> requests;  // one per bucket, in the buckets' order
   ReductionTiming timing;
@@ -155,13 +279,42 @@ struct Replicas<T>::State {
 
 template <class T>
 Replicas<T>::Replicas(ReplicaOptions options) : state_(std::make_unique<State>()) {
-  state_->options = options;
-  MPI_Comm_rank(MPI_COMM_WORLD, &state_->rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &state_->size);
+  State& s = *state_;
+  s.options = options;
+  s.reduction = options.reduction;
+  MPI_Comm_rank(MPI_COMM_WORLD, &s.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &s.size);
+  if (s.reduction == Reduction::automatic && s.size == 1) s.reduction = Reduction::overlapped;
+  if (s.reduction == Reduction::shared_memory || s.reduction == Reduction::automatic) {
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &s.node);
+    int on_this_machine = 0;
+    MPI_Comm_size(s.node, &on_this_machine);
+    if (on_this_machine != s.size) {
+      MPI_Comm_free(&s.node);
+      if (s.reduction == Reduction::shared_memory) {
+        throw ad::Error(fmt::format(
+            "mpi::Replicas: Reduction::shared_memory needs every rank on one machine, but rank "
+            "{} shares its machine with {} of the {} ranks; use Reduction::overlapped",
+            s.rank, on_this_machine, s.size));
+      }
+      s.reduction = Reduction::overlapped;
+    } else {
+      s.reduction = Reduction::shared_memory;
+    }
+  }
 }
 
 template <class T>
-Replicas<T>::~Replicas() = default;
+Replicas<T>::~Replicas() {
+  State& s = *state_;
+  s.shared.reset();
+  if (s.node != MPI_COMM_NULL && std::uncaught_exceptions() == 0) MPI_Comm_free(&s.node);
+}
+
+template <class T>
+Reduction Replicas<T>::reduction() const {
+  return state_->reduction;
+}
 
 template <class T>
 int Replicas<T>::rank() const {
@@ -221,6 +374,25 @@ void Replicas<T>::backward(Tape<T>* tape, const typename nn::Replicas<T>::Sweep&
                            const ParameterList<T>& parameters) {
   State& s = *state_;
   if (s.options.verify) check_identical(parameters);
+  if (s.reduction == Reduction::shared_memory) {
+    if (parameters != s.laid_out || !s.shared) {
+      s.shared.reset();
+      s.shared = std::make_unique<SharedStep<T>>(s.node, parameters, s.rank, s.size);
+      s.laid_out = parameters;
+    }
+    const double start = MPI_Wtime();
+    if (tape) {
+      sweep({});
+    } else {
+      for (Parameter<T>* p : parameters) p->grad().setZero();  // an empty shard
+    }
+    const double swept = MPI_Wtime();
+    s.shared->publish(parameters, weight);
+    ++s.timing.steps;
+    s.timing.sweep_seconds += swept - start;
+    s.timing.exposed_seconds += MPI_Wtime() - swept;
+    return;
+  }
   if (parameters != s.laid_out) s.lay_out(parameters);
   const double start = MPI_Wtime();
   double swept = start;
@@ -274,6 +446,48 @@ void Replicas<T>::backward(Tape<T>* tape, const typename nn::Replicas<T>::Sweep&
   ++s.timing.steps;
   s.timing.sweep_seconds += swept - start;
   s.timing.exposed_seconds += end - swept;
+}
+
+template <class T>
+void Replicas<T>::step(Optimizer<T>& optimizer) {
+  State& s = *state_;
+  if (s.reduction != Reduction::shared_memory) {
+    optimizer.step();
+    return;
+  }
+  if (!s.shared || optimizer.parameters() != s.laid_out ||
+      optimizer.elements() != s.shared->elements()) {
+    throw ad::Error(
+        "mpi::Replicas: the optimiser must update the parameters that fit trains, in their "
+        "order, for the ranks to share its step");
+  }
+  const ParameterList<T>& parameters = optimizer.parameters();
+  const auto me = static_cast<std::size_t>(s.rank);
+  const double start = MPI_Wtime();
+  s.shared->sum_slice(parameters);
+  const double summed = MPI_Wtime();
+  optimizer.step_slice(s.shared->begin(me), s.shared->end(me));
+  const double updated = MPI_Wtime();
+  s.shared->share_values(parameters);
+  s.timing.exposed_seconds += (summed - start) + (MPI_Wtime() - updated);
+}
+
+// Each rank's optimiser state is current on its own slice: rank r sends the others its
+// slice of every state array.
+template <class T>
+void Replicas<T>::gather_state(Optimizer<T>& optimizer) {
+  State& s = *state_;
+  if (s.reduction != Reduction::shared_memory || !s.shared) return;
+  const typename Optimizer<T>::State state = optimizer.state();
+  for (int r = 0; r < s.size; ++r) {
+    const auto root = static_cast<std::size_t>(r);
+    detail::for_each_state_run<T>(
+        state, optimizer.elements(), s.shared->begin(root), s.shared->end(root),
+        [&](std::size_t k, Eigen::Index at, Eigen::Index count) {
+          broadcast_array(state.arrays[k].data() + at, static_cast<std::size_t>(count),
+                          datatype<T>(), r);
+        });
+  }
 }
 
 template class Replicas<float>;

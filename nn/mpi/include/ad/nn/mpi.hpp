@@ -14,9 +14,11 @@
 //     }
 //   }
 //
-// Gradients are summed with MPI all-reduce in buckets: each bucket's all-reduce starts as
-// soon as the backward sweep has passed the first use of all its parameters
-// (Tape::backward_reporting), so that communication overlaps the rest of the sweep.
+// Across machines, gradients are summed with MPI all-reduce in buckets: each bucket's
+// all-reduce starts as soon as the backward sweep has passed the first use of all its
+// parameters (Tape::backward_reporting), so that communication overlaps the rest of the
+// sweep. Ranks that share one machine share the optimiser step through MPI shared memory
+// instead (Reduction::shared_memory).
 // This header needs no MPI headers; only the library links MPI.
 
 #include <ad/nn/replicas.hpp>
@@ -58,11 +60,19 @@ enum class Reduction {
   overlapped,
   // After the sweep, each parameter's gradient all-reduced in place (MPI_Allreduce).
   after_backward,
+  // For ranks on one machine: the gradients in MPI shared memory (MPI_Win_allocate_shared);
+  // each rank sums the group's gradient over its slice of the parameters, takes the
+  // optimiser step on that slice and copies the others' updated slices, as the replicas of
+  // train_in_threads do. No message carries gradients. An ad::Error if the ranks are not
+  // all on one machine.
+  shared_memory,
+  // shared_memory when every rank is on one machine, overlapped otherwise.
+  automatic,
 };
 
 struct ReplicaOptions {
-  // The faster of the two as measured (docs/distributed.md).
-  Reduction reduction = Reduction::overlapped;
+  // The fastest as measured (docs/distributed.md).
+  Reduction reduction = Reduction::automatic;
   // A bucket is closed once it holds this many bytes of gradients (overlapped only).
   std::size_t bucket_bytes = std::size_t{1} << 18;
   // Before each step's reduction, compare a hash of every replica's parameters (after the
@@ -74,7 +84,8 @@ struct ReplicaOptions {
 struct ReductionTiming {
   std::int64_t steps = 0;
   double sweep_seconds = 0;    // the backward sweep, with the reductions it started
-  double exposed_seconds = 0;  // after the sweep, until every gradient was reduced
+  double exposed_seconds = 0;  // after the sweep, until every gradient was reduced (with
+                               // shared_memory: also the step's sum and copies, not its update)
 };
 
 // The replicas of MPI_COMM_WORLD, for FitOptions::replicas.
@@ -90,7 +101,11 @@ class Replicas final : public nn::Replicas<T> {
                  const typename Optimizer<T>::State& state) override;
   void backward(Tape<T>* tape, const typename nn::Replicas<T>::Sweep& sweep, T weight,
                 const ParameterList<T>& parameters) override;
+  void step(Optimizer<T>& optimizer) override;
+  void gather_state(Optimizer<T>& optimizer) override;
   void sum(std::span<double> values) override;
+  // The reduction in use (automatic resolved).
+  Reduction reduction() const;
 
   // An ad::Error on every rank, naming the ranks, unless every replica's parameters are
   // the same bits (a collective call: every rank must make it).
