@@ -275,6 +275,23 @@ BOOST_AUTO_TEST_CASE(a_failing_replica_ends_the_group_with_its_message) {
   }
 }
 
+// A loop of its own that forgets Replicas::step: the next backward is an error, not a step
+// taken silently from each replica's own gradient.
+BOOST_AUTO_TEST_CASE(backward_again_before_step_is_an_error) {
+  const auto names_step = [](const ad::Error& e) {
+    return std::string(e.what()).find("before step(optimizer)") != std::string::npos;
+  };
+  BOOST_CHECK_EXCEPTION(
+      nn::train_in_threads<double>(2,
+                                   [](nn::Replicas<double>& replicas) {
+                                     auto model = model_f64(1);
+                                     const auto parameters = model.parameters();
+                                     replicas.backward(nullptr, {}, 0.5, parameters);
+                                     replicas.backward(nullptr, {}, 0.5, parameters);
+                                   }),
+      ad::Error, names_step);
+}
+
 BOOST_AUTO_TEST_CASE(train_in_threads_refuses_a_bad_thread_count) {
   for (const int threads : {0, -1, 1025}) {
     BOOST_CHECK_THROW(nn::train_in_threads<double>(threads, [](nn::Replicas<double>&) {}),

@@ -127,6 +127,12 @@ class ThreadReplica final : public Replicas<T> {
 
   void backward(Tape<T>* tape, const typename Replicas<T>::Sweep& sweep, T weight,
                 const ParameterList<T>& parameters) override {
+    if (step_due_) {
+      throw ad::Error(
+          "train_in_threads: backward called again before step(optimizer); the group's gradient "
+          "is whole only in the step, which each replica takes on its slice");
+    }
+    step_due_ = true;
     if (tape) {
       sweep({});
     } else {
@@ -141,6 +147,7 @@ class ThreadReplica final : public Replicas<T> {
   // where that one does not write: its gradients on this replica's slice (for the sum), then
   // its parameters on its own slice (to copy them).
   void step(Optimizer<T>& optimizer) override {
+    step_due_ = false;
     const ParameterList<T>& parameters = optimizer.parameters();
     if (parameters != *group_.parameters_[me()]) {
       throw ad::Error(
@@ -242,6 +249,7 @@ class ThreadReplica final : public Replicas<T> {
   int rank_;
   ParameterList<T> laid_out_;  // the parameters bounds_ slices
   std::vector<Index> bounds_;  // where replica r's slice starts: bounds_[r]; the end: bounds_[size]
+  bool step_due_ = false;      // backward has run; step() has not
 };
 
 }  // namespace

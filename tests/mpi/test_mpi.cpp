@@ -119,6 +119,16 @@ BOOST_AUTO_TEST_CASE(ranks_on_one_machine_share_the_step_by_default) {
   BOOST_TEST((asked.reduction() == nn::mpi::Reduction::after_backward));
 }
 
+// A loop of its own that forgets Replicas::step: with the shared step the next backward is
+// an error on every rank, not a step taken from each rank's own gradient.
+BOOST_AUTO_TEST_CASE(backward_again_before_step_is_an_error) {
+  auto model = model_of(1);
+  const auto parameters = model.parameters();
+  nn::mpi::Replicas<double> replicas({.reduction = nn::mpi::Reduction::shared_memory});
+  replicas.backward(nullptr, {}, 0.5, parameters);
+  BOOST_CHECK_THROW(replicas.backward(nullptr, {}, 0.5, parameters), ad::Error);
+}
+
 // The group's training is one process's training with the same (global) batch, but for the
 // order of floating-point sums: losses within 1e-5 relative (f64), as docs/distributed.md
 // says. The one-process run is made on every rank, alone.

@@ -48,6 +48,7 @@ void broadcast_array(U* data, std::size_t n, MPI_Datatype type, int root = 0) {
               MPI_COMM_WORLD);
   }
 }
+
 }  // namespace
 
 Environment::Environment(int& argc, char**& argv) {
@@ -203,6 +204,7 @@ struct Replicas<T>::State {
   int size = 1;
   MPI_Comm node = MPI_COMM_NULL;  // the ranks of this machine (shared_memory)
   std::unique_ptr<SharedStep<T>> shared;
+  bool step_due = false;      // shared_memory: backward has run, step() has not
   ParameterList<T> laid_out;  // the parameters the buckets or the shared step were made for
   std::vector<Bucket<T>> buckets;
   std::vector<MPI_Request> requests;  // one per bucket, in the buckets' order
@@ -375,6 +377,12 @@ void Replicas<T>::backward(Tape<T>* tape, const typename nn::Replicas<T>::Sweep&
   State& s = *state_;
   if (s.options.verify) check_identical(parameters);
   if (s.reduction == Reduction::shared_memory) {
+    if (s.step_due) {
+      throw ad::Error(
+          "mpi::Replicas: backward called again before step(optimizer); with shared_memory the "
+          "group's gradient is whole only in the step, which each rank takes on its slice");
+    }
+    s.step_due = true;
     if (parameters != s.laid_out || !s.shared) {
       s.shared.reset();
       s.shared = std::make_unique<SharedStep<T>>(s.node, parameters, s.rank, s.size);
@@ -455,6 +463,7 @@ void Replicas<T>::step(Optimizer<T>& optimizer) {
     optimizer.step();
     return;
   }
+  s.step_due = false;
   if (!s.shared || optimizer.parameters() != s.laid_out ||
       optimizer.elements() != s.shared->elements()) {
     throw ad::Error(

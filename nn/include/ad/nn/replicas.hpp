@@ -34,7 +34,8 @@ class Replicas {
   // gradients into the group's, Σᵣ weightᵣ ∇lossᵣ, where weightᵣ is shard r's share of the
   // batch (the gradient of the mean loss over the whole batch, for a loss that is a mean
   // over samples). Where step() is not overridden, every replica's parameters then hold
-  // that gradient, bit for bit.
+  // that gradient, bit for bit; where it is (a group that shares the step), the gradient is
+  // combined in step(), which must come before the next backward (an ad::Error otherwise).
   virtual void backward(Tape<T>* tape, const Sweep& sweep, T weight,
                         const ParameterList<T>& parameters) = 0;
   // One optimiser step with the group's gradient, after backward; every replica's
