@@ -70,7 +70,7 @@ struct ExplainAccess {
         }
       }
     } restore{swapped};
-    n.rules->adjoint(Rule<T>(t, i));
+    n.rules->adjoint(t, i);
     for (const Swapped& s : swapped) {
       if (s.node == &t.nodes_[to]) return s.scratch;
     }

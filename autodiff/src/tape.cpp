@@ -459,7 +459,7 @@ void Tape<T>::replay_values(std::uint32_t last) {
   for (std::uint32_t i = 0; i <= last; ++i) {
     const detail::Node<T>& n = nodes_[i];
     if (!n.rules) continue;  // a leaf: its value is bound, not computed
-    n.rules->value(Rule<T>(*this, i));
+    n.rules->value(*this, i);
     if (check_finite_) require_finite_value(n);
   }
 }
@@ -585,13 +585,13 @@ void Tape<T>::sweep(const Var<T>& output, const Eigen::Ref<const Matrix<T>>& see
     }
 #ifdef AD_DEBUG_CHECKS
     try {
-      n.rules->adjoint(Rule<T>(*this, i));
+      n.rules->adjoint(*this, i);
     } catch (const Error& e) {
       throw Error(fmt::format("the adjoint rule of '{}' ({}x{}, recorded at {}) failed: {}",
                               origin(n).op, n.rows, n.cols, to_string(origin(n).where), e.what()));
     }
 #else
-    n.rules->adjoint(Rule<T>(*this, i));
+    n.rules->adjoint(*this, i);
 #endif
     if (check_finite_) require_finite_adjoints(n);
     ++rules_run;

@@ -58,12 +58,13 @@ struct ExplainAccess;
 // recorded, and again when a recording is evaluated again, see <ad/replay.hpp>); the adjoint
 // rule adds the node's contribution into its inputs' adjoints; the symbolic rule states that
 // contribution as a matrix expression, for ad::explain (<ad/symbolic.hpp>; null for a custom
-// op that gives none). The sweeps call only the first two. One static record per op and
+// op that gives none). The sweeps call only the first two, with the node's tape and index
+// (each rule makes its Rule view of the node from them). One static record per op and
 // scalar type, so that a node holds a single pointer to it.
 template <class T>
 struct OpRules {
-  void (*value)(const Rule<T>&);
-  void (*adjoint)(const Rule<T>&);
+  void (*value)(Tape<T>& tape, std::uint32_t node);
+  void (*adjoint)(Tape<T>& tape, std::uint32_t node);
   Expr<T> (*symbolic)(const Symbolic<T>&, int input);
 };
 
@@ -543,7 +544,7 @@ class Rule {
   using Map = Eigen::Map<Matrix<T>>;
 
   Rule(Tape<T>& tape, std::uint32_t index) : tape_(&tape), node_(&tape.nodes_[index]) {}
-  // The same node seen with the op's Saved type (how the engine calls an op's rules).
+  // The same node seen with another Saved type (a rule handing its node to a helper).
   template <class Other>
   explicit Rule(const Rule<T, Other>& r) : tape_(r.tape_), node_(r.node_) {}
 
