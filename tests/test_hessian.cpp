@@ -289,14 +289,17 @@ BOOST_AUTO_TEST_CASE(hvp_is_the_hessian_times_the_direction) {
 }
 
 // Each thread keeps a tape between calls: a call made from inside f gets a tape of its own,
-// and a call that failed leaves nothing behind for the next.
+// and a call leaves nothing behind for the next, not even a check_finite that f turned on
+// before it failed.
 BOOST_AUTO_TEST_CASE(calls_within_f_and_after_a_failure_are_right) {
   const Mat x = random_matrix(3, 2, 31), v = random_matrix(3, 2, 32);
   const Mat y = random_matrix(3, 2, 33), u = random_matrix(3, 2, 34);
   // Σ exp(Y)'s Hessian is diag(exp(vec Y)), so the inner hvp is C = exp(Y) ⊙ U.
   auto inner = [](const DV& Y) { return sum(exp(Y)); };
   const Mat c = y.array().exp() * u.array();
+  bool checking = false;
   auto f = [&](const DV& X) {
+    checking = X.tape().check_finite();
     const Mat c_inside = ad::hvp(inner, y, u);
     return sum(hadamard(hadamard(X, X), ad::constant(X, c_inside)));
   };
@@ -304,11 +307,13 @@ BOOST_AUTO_TEST_CASE(calls_within_f_and_after_a_failure_are_right) {
   const Mat expected = 2 * c.array() * v.array();
   check_hessian("hvp with an hvp inside f", ad::hvp(f, x, v), expected);
   auto failing = [](const DV& X) -> DV {
+    X.tape().check_finite(true);
     sum(X * transpose(X));
     throw ad::Error("f failed after recording");
   };
   BOOST_CHECK_THROW(ad::hvp(failing, x, v), ad::Error);
   check_hessian("the call after a failure", ad::hvp(f, x, v), expected);
+  BOOST_TEST(!checking);
   check_hessian("a Hessian after it", ad::hessian(inner, y),
                 Mat(y.reshaped().array().exp().matrix().asDiagonal()));
 }

@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(a_failing_replica_ends_the_group_with_its_message) {
 }
 
 // A loop of its own that forgets Replicas::step: the next backward is an error, not a step
-// taken silently from each replica's own gradient.
+// taken silently from each replica's own gradient; a step without a backward is one too.
 BOOST_AUTO_TEST_CASE(backward_again_before_step_is_an_error) {
   const auto names_step = [](const ad::Error& e) {
     return std::string(e.what()).find("before step(optimizer)") != std::string::npos;
@@ -290,6 +290,13 @@ BOOST_AUTO_TEST_CASE(backward_again_before_step_is_an_error) {
                                      replicas.backward(nullptr, {}, 0.5, parameters);
                                    }),
       ad::Error, names_step);
+  BOOST_CHECK_THROW(nn::train_in_threads<double>(2,
+                                                 [](nn::Replicas<double>& replicas) {
+                                                   auto model = model_f64(1);
+                                                   nn::SGD<double> opt(model.parameters(), {});
+                                                   replicas.step(opt);
+                                                 }),
+                    ad::Error);
 }
 
 BOOST_AUTO_TEST_CASE(train_in_threads_refuses_a_bad_thread_count) {

@@ -56,7 +56,9 @@ std::vector<Var<D>> sweep(Tape<D>& tape, const HessianFunction& f, const std::ve
 // from inside f (an hvp within an hvp) gets a tape of its own.
 class PooledTape {
  public:
-  PooledTape() : tape_(idle_ ? std::move(idle_) : std::make_unique<Tape<D>>()) {}
+  PooledTape() : tape_(idle_ ? std::move(idle_) : std::make_unique<Tape<D>>()) {
+    tape_->check_finite(false);  // as a new tape: an f that turned it on does so for its call
+  }
   ~PooledTape() {
     tape_->clear();
     if (tape_->arena_bytes() <= kept_bytes) idle_ = std::move(tape_);

@@ -102,6 +102,10 @@ class ThreadReplica final : public Replicas<T> {
 
   void broadcast(const ParameterList<T>& parameters,
                  const typename Optimizer<T>::State& state) override {
+    // A fit that ended between backward and step, or before gathering the state of a shared
+    // step, is over: this one starts from replica 0's state, made whole first.
+    step_due_ = false;
+    if (sliced_) gather(state);
     group_.parameters_[me()] = &parameters;
     group_.states_[me()] = &state;
     group_.arrive_and_wait();
@@ -147,6 +151,11 @@ class ThreadReplica final : public Replicas<T> {
   // where that one does not write: its gradients on this replica's slice (for the sum), then
   // its parameters on its own slice (to copy them).
   void step(Optimizer<T>& optimizer) override {
+    if (!step_due_) {
+      throw ad::Error(
+          "train_in_threads: step(optimizer) without a backward before it; the step combines "
+          "the gradients that backward left");
+    }
     step_due_ = false;
     const ParameterList<T>& parameters = optimizer.parameters();
     if (parameters != *group_.parameters_[me()]) {
@@ -161,6 +170,7 @@ class ThreadReplica final : public Replicas<T> {
     const Index begin = bounds_[me()], end = bounds_[me() + 1];
     add_slice(parameters, begin, end);
     optimizer.step_slice(begin, end);
+    sliced_ = true;
     group_.arrive_and_wait();  // every slice is updated
     for (int r = 0; r < size(); ++r) {
       if (r == rank_) continue;
@@ -179,21 +189,7 @@ class ThreadReplica final : public Replicas<T> {
   }
 
   void gather_state(Optimizer<T>& optimizer) override {
-    if (bounds_.empty()) return;  // no step was shared: every state is whole
-    const typename Optimizer<T>::State state = optimizer.state();
-    group_.states_[me()] = &state;
-    group_.arrive_and_wait();
-    for (int r = 0; r < size(); ++r) {
-      if (r == rank_) continue;
-      const typename Optimizer<T>::State& theirs = *group_.states_[static_cast<std::size_t>(r)];
-      detail::for_each_state_run<T>(
-          state, optimizer.elements(), bounds_[static_cast<std::size_t>(r)],
-          bounds_[static_cast<std::size_t>(r) + 1], [&](std::size_t k, Index at, Index count) {
-            const T* const from = theirs.arrays[k].data() + at;
-            std::copy(from, from + count, state.arrays[k].data() + at);
-          });
-    }
-    group_.arrive_and_wait();  // no replica updates its state before the others have copied it
+    if (sliced_) gather(optimizer.state());
   }
 
   void sum(std::span<double> values) override {
@@ -223,6 +219,25 @@ class ThreadReplica final : public Replicas<T> {
     to.value() = from.value();
   }
 
+  // Makes the optimiser state whole on every replica after shared steps: each copies the
+  // others' slices.
+  void gather(const typename Optimizer<T>::State& state) {
+    sliced_ = false;
+    group_.states_[me()] = &state;
+    group_.arrive_and_wait();
+    for (int r = 0; r < size(); ++r) {
+      if (r == rank_) continue;
+      const typename Optimizer<T>::State& theirs = *group_.states_[static_cast<std::size_t>(r)];
+      detail::for_each_state_run<T>(state, bounds_.back(), bounds_[static_cast<std::size_t>(r)],
+                                    bounds_[static_cast<std::size_t>(r) + 1],
+                                    [&](std::size_t k, Index at, Index count) {
+                                      const T* const from = theirs.arrays[k].data() + at;
+                                      std::copy(from, from + count, state.arrays[k].data() + at);
+                                    });
+    }
+    group_.arrive_and_wait();  // no replica updates its state before the others have copied it
+  }
+
   // The group's gradient on this replica's slice, Σᵣ weightᵣ gradientᵣ in rank order, into
   // this replica's gradients, a block at a time (the sum cannot be written in place: this
   // replica's own gradient is one of its terms).
@@ -250,6 +265,7 @@ class ThreadReplica final : public Replicas<T> {
   ParameterList<T> laid_out_;  // the parameters bounds_ slices
   std::vector<Index> bounds_;  // where replica r's slice starts: bounds_[r]; the end: bounds_[size]
   bool step_due_ = false;      // backward has run; step() has not
+  bool sliced_ = false;        // a step was shared since the optimiser state was last gathered
 };
 
 }  // namespace

@@ -125,8 +125,42 @@ BOOST_AUTO_TEST_CASE(backward_again_before_step_is_an_error) {
   auto model = model_of(1);
   const auto parameters = model.parameters();
   nn::mpi::Replicas<double> replicas({.reduction = nn::mpi::Reduction::shared_memory});
+  nn::SGD<double> opt(parameters, {});
+  BOOST_CHECK_THROW(replicas.step(opt), ad::Error);
   replicas.backward(nullptr, {}, 0.5, parameters);
   BOOST_CHECK_THROW(replicas.backward(nullptr, {}, 0.5, parameters), ad::Error);
+}
+
+// An optimiser over some of the parameters (the first layer frozen) takes the whole step on
+// every rank from the group's whole gradient: the replicas stay identical and train as one
+// process does; SGD with momentum, whose state is one array.
+BOOST_AUTO_TEST_CASE(an_optimiser_over_some_parameters_trains_as_one_process) {
+  const auto train = blobs(kSamples, 5);
+  const nn::FitOptions<double> options{
+      .epochs = 2, .batch_size = kBatch, .seed = 3, .out = nullptr};
+  const auto some = [](nn::Sequential<double>& m) {
+    const auto p = m.parameters();
+    return nn::ParameterList<double>(p.begin() + 2, p.end());  // not the first layer's
+  };
+  auto alone = model_of(8);
+  nn::SGD<double> alone_opt(some(alone), {.lr = 0.05, .momentum = 0.9});
+  const nn::History expected =
+      nn::fit<double>(alone, nn::CrossEntropy{}, alone_opt, train, options);
+
+  auto model = model_of(8);
+  const ad::Matrix<double> first = model.parameters()[0]->value();
+  nn::SGD<double> opt(some(model), {.lr = 0.05, .momentum = 0.9});
+  nn::mpi::Replicas<double> replicas;
+  nn::FitOptions<double> group = options;
+  group.replicas = &replicas;
+  const nn::History got = nn::fit<double>(model, nn::CrossEntropy{}, opt, train, group);
+  BOOST_CHECK_NO_THROW(replicas.check_identical(model.parameters()));
+  BOOST_TEST(same_state_on_every_rank(opt));
+  BOOST_TEST((model.parameters()[0]->value() == first));
+  BOOST_TEST_REQUIRE(got.epochs.size() == expected.epochs.size());
+  for (std::size_t e = 0; e < got.epochs.size(); ++e) {
+    BOOST_TEST(relative(got.epochs[e].train_loss, expected.epochs[e].train_loss) <= 1e-5);
+  }
 }
 
 // The group's training is one process's training with the same (global) batch, but for the

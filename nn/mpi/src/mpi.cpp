@@ -125,38 +125,23 @@ class SharedStep {
   // slice.
   void publish(const ParameterList<T>& parameters, T weight) {
     weight_ = weight;
-    const auto scaled = [&](std::size_t i, Index offset, Index from, Index to) {
-      const T* const g = parameters[i]->grad().data();
-      Eigen::Map<Array>(gradients_[rank_] + offset + from, to - from) =
-          weight * Eigen::Map<const Array>(g + from, to - from);
-    };
-    detail::for_each_in_slice(parameters, 0, begin(rank_), scaled);
-    detail::for_each_in_slice(parameters, end(rank_), n_, scaled);
+    publish_range(parameters, 0, begin(rank_));
+    publish_range(parameters, end(rank_), n_);
     synchronise();
   }
 
-  // The group's gradient on this rank's slice, Σᵣ weightᵣ gradientᵣ in rank order, into this
-  // rank's gradients, a block at a time.
+  // The group's gradient on this rank's slice into this rank's gradients.
   void sum_slice(const ParameterList<T>& parameters) {
-    constexpr Index block = 1024;
-    Eigen::Array<T, block, 1> total;  // on the stack: a step allocates nothing
-    const auto add = [&](std::size_t i, Index offset, Index from, Index to) {
-      T* const g = parameters[i]->grad().data();
-      for (Index start = from; start < to; start += block) {
-        const Index size = std::min(block, to - start);
-        auto sum = total.head(size);
-        sum.setZero();
-        for (std::size_t r = 0; r < gradients_.size(); ++r) {
-          if (r == rank_) {
-            sum += weight_ * Eigen::Map<const Array>(g + start, size);
-          } else {
-            sum += Eigen::Map<const Array>(gradients_[r] + offset + start, size);
-          }
-        }
-        Eigen::Map<Array>(g + start, size) = sum;
-      }
-    };
-    detail::for_each_in_slice(parameters, begin(rank_), end(rank_), add);
+    sum(parameters, begin(rank_), end(rank_), false);
+  }
+
+  // The group's whole gradient into this rank's gradients, for an optimiser that takes the
+  // whole step on every rank (one that updates other parameters than fit trains).
+  void sum_whole(const ParameterList<T>& parameters) {
+    publish_range(parameters, begin(rank_), end(rank_));  // the rest is published already
+    synchronise();
+    sum(parameters, 0, n_, true);
+    synchronise();  // no rank publishes its next gradient while another still reads this one
   }
 
   // Once this rank has updated its slice: publishes it and copies the others'.
@@ -179,6 +164,42 @@ class SharedStep {
   }
 
  private:
+  // weight × this rank's gradient on the elements [first, last), into its gradient area.
+  void publish_range(const ParameterList<T>& parameters, Index first, Index last) {
+    detail::for_each_in_slice(parameters, first, last,
+                              [&](std::size_t i, Index offset, Index from, Index to) {
+                                const T* const g = parameters[i]->grad().data();
+                                Eigen::Map<Array>(gradients_[rank_] + offset + from, to - from) =
+                                    weight_ * Eigen::Map<const Array>(g + from, to - from);
+                              });
+  }
+
+  // The group's gradient on the elements [first, last), Σᵣ weightᵣ gradientᵣ in rank order,
+  // into this rank's gradients, a block at a time. Where every rank sums the same elements
+  // (own_published), each reads its own term from the window too, so that all make the same
+  // operations on the same numbers (a term computed on the fly may be fused into the sum).
+  void sum(const ParameterList<T>& parameters, Index first, Index last, bool own_published) {
+    constexpr Index block = 1024;
+    Eigen::Array<T, block, 1> total;  // on the stack: a step allocates nothing
+    const auto add = [&](std::size_t i, Index offset, Index from, Index to) {
+      T* const g = parameters[i]->grad().data();
+      for (Index start = from; start < to; start += block) {
+        const Index size = std::min(block, to - start);
+        auto sum = total.head(size);
+        sum.setZero();
+        for (std::size_t r = 0; r < gradients_.size(); ++r) {
+          if (r == rank_ && !own_published) {
+            sum += weight_ * Eigen::Map<const Array>(g + start, size);
+          } else {
+            sum += Eigen::Map<const Array>(gradients_[r] + offset + start, size);
+          }
+        }
+        Eigen::Map<Array>(g + start, size) = sum;
+      }
+    };
+    detail::for_each_in_slice(parameters, first, last, add);
+  }
+
   // Every rank's stores before it are seen by every rank's loads after it.
   void synchronise() {
     MPI_Win_sync(window_);
@@ -205,6 +226,7 @@ struct Replicas<T>::State {
   MPI_Comm node = MPI_COMM_NULL;  // the ranks of this machine (shared_memory)
   std::unique_ptr<SharedStep<T>> shared;
   bool step_due = false;      // shared_memory: backward has run, step() has not
+  bool state_sliced = false;  // a step was shared since the optimiser state was last gathered
   ParameterList<T> laid_out;  // the parameters the buckets or the shared step were made for
   std::vector<Bucket<T>> buckets;
   std::vector<MPI_Request> requests;  // one per bucket, in the buckets' order
@@ -336,6 +358,10 @@ const ReductionTiming& Replicas<T>::timing() const {
 template <class T>
 void Replicas<T>::broadcast(const ParameterList<T>& parameters,
                             const typename Optimizer<T>::State& state) {
+  // A fit that ended between backward and step, or before gathering the state of a shared
+  // step, is over: this one starts from rank 0's state, made whole first.
+  state_->step_due = false;
+  gather(state);
   for (Parameter<T>* p : parameters) {
     broadcast_array(p->value().data(), static_cast<std::size_t>(p->size()), datatype<T>());
   }
@@ -463,16 +489,24 @@ void Replicas<T>::step(Optimizer<T>& optimizer) {
     optimizer.step();
     return;
   }
-  s.step_due = false;
-  if (!s.shared || optimizer.parameters() != s.laid_out ||
-      optimizer.elements() != s.shared->elements()) {
+  if (!s.step_due) {
     throw ad::Error(
-        "mpi::Replicas: the optimiser must update the parameters that fit trains, in their "
-        "order, for the ranks to share its step");
+        "mpi::Replicas: step(optimizer) without a backward before it; with shared_memory the "
+        "step combines the gradients that backward published");
   }
+  s.step_due = false;
+  const double start = MPI_Wtime();
+  if (optimizer.parameters() != s.laid_out) {
+    // An optimiser over other parameters than fit trains (a frozen layer): every rank sums
+    // the whole gradient and takes the whole step.
+    s.shared->sum_whole(s.laid_out);
+    s.timing.exposed_seconds += MPI_Wtime() - start;
+    optimizer.step();
+    return;
+  }
+  s.state_sliced = true;
   const ParameterList<T>& parameters = optimizer.parameters();
   const auto me = static_cast<std::size_t>(s.rank);
-  const double start = MPI_Wtime();
   s.shared->sum_slice(parameters);
   const double summed = MPI_Wtime();
   optimizer.step_slice(s.shared->begin(me), s.shared->end(me));
@@ -481,17 +515,22 @@ void Replicas<T>::step(Optimizer<T>& optimizer) {
   s.timing.exposed_seconds += (summed - start) + (MPI_Wtime() - updated);
 }
 
-// Each rank's optimiser state is current on its own slice: rank r sends the others its
-// slice of every state array.
+// After shared steps each rank's optimiser state is current on its own slice: rank r sends
+// the others its slice of every state array.
 template <class T>
 void Replicas<T>::gather_state(Optimizer<T>& optimizer) {
+  if (optimizer.parameters() == state_->laid_out) gather(optimizer.state());
+}
+
+template <class T>
+void Replicas<T>::gather(const typename Optimizer<T>::State& state) {
   State& s = *state_;
-  if (s.reduction != Reduction::shared_memory || !s.shared) return;
-  const typename Optimizer<T>::State state = optimizer.state();
+  if (!s.state_sliced) return;
+  s.state_sliced = false;
   for (int r = 0; r < s.size; ++r) {
     const auto root = static_cast<std::size_t>(r);
     detail::for_each_state_run<T>(
-        state, optimizer.elements(), s.shared->begin(root), s.shared->end(root),
+        state, s.shared->elements(), s.shared->begin(root), s.shared->end(root),
         [&](std::size_t k, Eigen::Index at, Eigen::Index count) {
           broadcast_array(state.arrays[k].data() + at, static_cast<std::size_t>(count),
                           datatype<T>(), r);

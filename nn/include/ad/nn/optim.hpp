@@ -34,7 +34,8 @@ class Optimizer {
   // The same update of the elements [begin, end) of the parameters flattened in order (each
   // parameter's elements in storage order, one parameter after another), the others left
   // as they are; the counters (Adam's step count) advance as in step(). Replicas that share
-  // a step's work (train_in_threads) call it once each, on disjoint slices. An ad::Error
+  // a step's work (train_in_threads, mpi::Replicas on one machine) call it once each, on
+  // disjoint slices. An ad::Error
   // unless 0 <= begin <= end <= elements().
   virtual void step_slice(Eigen::Index begin, Eigen::Index end) = 0;
   void zero_grad();

@@ -63,10 +63,12 @@ enum class Reduction {
   // For ranks on one machine: the gradients in MPI shared memory (MPI_Win_allocate_shared);
   // each rank sums the group's gradient over its slice of the parameters, takes the
   // optimiser step on that slice and copies the others' updated slices, as the replicas of
-  // train_in_threads do. No message carries gradients. An ad::Error if the ranks are not
-  // all on one machine.
+  // train_in_threads do. No message carries gradients. An optimiser over other parameters
+  // than fit trains (a frozen layer) takes the whole step on every rank instead, from the
+  // whole gradient summed in the window. An ad::Error if the ranks are not all on one
+  // machine.
   shared_memory,
-  // shared_memory when every rank is on one machine, overlapped otherwise.
+  // shared_memory when there are several ranks, all on one machine; overlapped otherwise.
   automatic,
 };
 
@@ -114,6 +116,8 @@ class Replicas final : public nn::Replicas<T> {
 
  private:
   struct State;
+  // Makes the optimiser state whole on every rank after shared steps (gather_state's work).
+  void gather(const typename Optimizer<T>::State& state);
   std::unique_ptr<State> state_;
 };
 
