@@ -240,6 +240,25 @@ BOOST_AUTO_TEST_CASE(cookbook_logistic_loss) {
   check_hessian("logistic loss", ad::hessian(f, w), expected);
 }
 
+// The same on data large enough for the dual matrix-vector kernel (more than 8x8x8
+// multiply-adds: X w in one pass down X's columns, Xᵀ r by dot products along them), with w
+// used twice so that its adjoint is first assigned and then added to:
+// Σ softplus(X w) + Σ softplus(Z w)  →  Xᵀ diag(σ′(X w)) X + Zᵀ diag(σ′(Z w)) Z.
+BOOST_AUTO_TEST_CASE(cookbook_two_softplus_losses_on_larger_data) {
+  const Mat x = random_matrix(40, 20, 41), z = random_matrix(30, 20, 42);
+  const Mat w = random_matrix(20, 1, 43);
+  const auto curvature = [&](const Mat& data) {
+    const Eigen::ArrayXd s = 1 / (1 + (-(data * w).array()).exp());
+    return Mat(data.transpose() * (s * (1 - s)).matrix().asDiagonal() * data);
+  };
+  auto f = [&](const DV& v) {
+    return sum(softplus(ad::constant(v, x) * v)) + sum(softplus(ad::constant(v, z) * v));
+  };
+  check_hessian("two softplus losses", ad::hessian(f, w), curvature(x) + curvature(z));
+  const Mat u = random_matrix(20, 1, 44);
+  check_hessian("their hvp", ad::hvp(f, w, u), (curvature(x) + curvature(z)) * u);
+}
+
 // Σ λᵢ² over the eigenvalues of ½(A + Aᵀ) = ‖½(A + Aᵀ)‖²_F  →  δᵢₖ δⱼₗ + δᵢₗ δⱼₖ, and
 // Σ σᵢ² over the singular values = ‖A‖²_F  →  2 I: the decompositions' second derivatives.
 BOOST_AUTO_TEST_CASE(cookbook_spectral_sums_of_squares) {

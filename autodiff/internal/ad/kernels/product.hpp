@@ -142,14 +142,53 @@ template <class T, class A, class B>
   }
 }
 
+// c = A b, or c += A b, for one column b, on dual numbers, in one pass over A that reads each
+// element's value and tangent together: splitting A into two real matrices, as products with
+// many columns do, costs more than a matrix-vector product itself. cᵥ = Aᵥ bᵥ,
+// cₜ = Aₜ bᵥ + Aᵥ bₜ.
+template <class T, class A, class B>
+void dual_matrix_vector(Eigen::Map<Matrix<Dual<T>>> c, const A& a, const B& b, bool accumulate) {
+  const Eigen::Index rows = c.rows(), inner = a.cols();
+  if constexpr (A::IsRowMajor) {
+    // A transposed view: each row of A lies along memory, so each element of c is a dot
+    // product.
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      T value = 0, tangent = 0;
+      for (Eigen::Index k = 0; k < inner; ++k) {
+        const Dual<T>& x = a(i, k);
+        const Dual<T>& y = b(k, 0);
+        value += x.value * y.value;
+        tangent += x.tangent * y.value + x.value * y.tangent;
+      }
+      c(i, 0) = accumulate ? c(i, 0) + Dual<T>(value, tangent) : Dual<T>(value, tangent);
+    }
+  } else {
+    // Column by column: c += A(:, k) b(k), down the columns of A as they lie in memory.
+    if (!accumulate) c.setZero();
+    for (Eigen::Index k = 0; k < inner; ++k) {
+      const Dual<T>& y = b(k, 0);
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const Dual<T>& x = a(i, k);
+        c(i, 0).value += x.value * y.value;
+        c(i, 0).tangent += x.tangent * y.value + x.value * y.tangent;
+      }
+    }
+  }
+}
+
 // C = A B, or C += A B, on dual numbers (the second-order tape): the value part and the
 // tangent part as three real products, Cᵥ = Aᵥ Bᵥ and Cₜ = Aₜ Bᵥ + Aᵥ Bₜ, each by the
 // kernels above; Eigen's GEMM on a scalar type of its own runs unvectorised. A term whose
 // tangent is zero (a constant operand: the data) is left out. Operands up to 8x8x8 are
-// multiplied directly, as splitting them costs more than it saves.
+// multiplied directly, as splitting them costs more than it saves, and so is a matrix times
+// one column.
 template <class T, class A, class B>
 void product(Eigen::Map<Matrix<Dual<T>>> c, const A& a, const B& b, bool accumulate) {
   const Eigen::Index rows = c.rows(), inner = a.cols(), cols = c.cols();
+  if (cols == 1 && rows * inner > 8 * 8 * 8) {
+    dual_matrix_vector(c, a, b, accumulate);
+    return;
+  }
   if (rows * inner * cols <= 8 * 8 * 8) {
     for (Eigen::Index j = 0; j < cols; ++j) {
       for (Eigen::Index i = 0; i < rows; ++i) {
