@@ -73,4 +73,20 @@ void for_each_state_run(const typename Optimizer<T>::State& state, Eigen::Index 
   }
 }
 
+// out[0, n) = the sum of `terms` terms in order, a block at a time on the stack: a step
+// allocates nothing, and out may hold one of the terms (each block is summed before it is
+// written). add_term(r, start, sum) adds elements [start, start + sum.size()) of term r into
+// sum.
+template <class T, class AddTerm>
+void sum_in_blocks(T* out, Eigen::Index n, std::size_t terms, AddTerm add_term) {
+  constexpr Eigen::Index block = 1024;
+  Eigen::Array<T, block, 1> total;
+  for (Eigen::Index start = 0; start < n; start += block) {
+    auto sum = total.head(std::min(block, n - start));
+    sum.setZero();
+    for (std::size_t r = 0; r < terms; ++r) add_term(r, start, sum);
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(out + start, sum.size()) = sum;
+  }
+}
+
 }  // namespace ad::nn::detail

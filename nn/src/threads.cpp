@@ -239,24 +239,18 @@ class ThreadReplica final : public Replicas<T> {
   }
 
   // The group's gradient on this replica's slice, Σᵣ weightᵣ gradientᵣ in rank order, into
-  // this replica's gradients, a block at a time (the sum cannot be written in place: this
-  // replica's own gradient is one of its terms).
+  // this replica's gradients (a block at a time: this replica's own gradient is one of the
+  // terms).
   void add_slice(const ParameterList<T>& parameters, Index begin, Index end) {
     using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
-    constexpr Index block = 1024;
-    Eigen::Array<T, block, 1> total;  // on the stack: a step allocates nothing
     detail::for_each_in_slice(
         parameters, begin, end, [&](std::size_t i, Index, Index from, Index to) {
-          for (Index start = from; start < to; start += block) {
-            const Index size = std::min(block, to - start);
-            auto sum = total.head(size);
-            sum.setZero();
-            for (std::size_t r = 0; r < group_.parameters_.size(); ++r) {
-              const T* const theirs = (*group_.parameters_[r])[i]->grad().data() + start;
-              sum += group_.weights_[r] * Eigen::Map<const Array>(theirs, size);
-            }
-            Eigen::Map<Array>(parameters[i]->grad().data() + start, size) = sum;
-          }
+          detail::sum_in_blocks(
+              parameters[i]->grad().data() + from, to - from, group_.parameters_.size(),
+              [&](std::size_t r, Index start, auto& sum) {
+                const T* const theirs = (*group_.parameters_[r])[i]->grad().data() + from + start;
+                sum += group_.weights_[r] * Eigen::Map<const Array>(theirs, sum.size());
+              });
         });
   }
 

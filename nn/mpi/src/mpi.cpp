@@ -175,29 +175,22 @@ class SharedStep {
   }
 
   // The group's gradient on the elements [first, last), Σᵣ weightᵣ gradientᵣ in rank order,
-  // into this rank's gradients, a block at a time. Where every rank sums the same elements
-  // (own_published), each reads its own term from the window too, so that all make the same
-  // operations on the same numbers (a term computed on the fly may be fused into the sum).
+  // into this rank's gradients. Where every rank sums the same elements (own_published), each
+  // reads its own term from the window too, so that all make the same operations on the same
+  // numbers (a term computed on the fly may be fused into the sum).
   void sum(const ParameterList<T>& parameters, Index first, Index last, bool own_published) {
-    constexpr Index block = 1024;
-    Eigen::Array<T, block, 1> total;  // on the stack: a step allocates nothing
-    const auto add = [&](std::size_t i, Index offset, Index from, Index to) {
-      T* const g = parameters[i]->grad().data();
-      for (Index start = from; start < to; start += block) {
-        const Index size = std::min(block, to - start);
-        auto sum = total.head(size);
-        sum.setZero();
-        for (std::size_t r = 0; r < gradients_.size(); ++r) {
-          if (r == rank_ && !own_published) {
-            sum += weight_ * Eigen::Map<const Array>(g + start, size);
-          } else {
-            sum += Eigen::Map<const Array>(gradients_[r] + offset + start, size);
-          }
-        }
-        Eigen::Map<Array>(g + start, size) = sum;
-      }
-    };
-    detail::for_each_in_slice(parameters, first, last, add);
+    detail::for_each_in_slice(
+        parameters, first, last, [&](std::size_t i, Index offset, Index from, Index to) {
+          T* const g = parameters[i]->grad().data() + from;
+          detail::sum_in_blocks(
+              g, to - from, gradients_.size(), [&](std::size_t r, Index start, auto& sum) {
+                if (r == rank_ && !own_published) {
+                  sum += weight_ * Eigen::Map<const Array>(g + start, sum.size());
+                } else {
+                  sum += Eigen::Map<const Array>(gradients_[r] + offset + from + start, sum.size());
+                }
+              });
+        });
   }
 
   // Every rank's stores before it are seen by every rank's loads after it.
